@@ -1,0 +1,76 @@
+/*
+ * arch.h: what core/ needs from the machine: the context switch, the thread
+ * pointer (%fs base on x86_64), raw system calls and the CPU pause hint.
+ * Only arch/<machine>/ implements these; nothing else uses inline asm.
+ *
+ * A context is the stack pointer of a suspended execution plus its thread
+ * pointer. Everything else (callee-saved registers, MXCSR, x87 control word,
+ * return address) lives on that execution's own stack, pushed by
+ * arch_switch. The TLS base is part of the switch so that no code ever runs
+ * on one G's stack with another G's TLS.
+ */
+#ifndef GMP_ARCH_H
+#define GMP_ARCH_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#pragma GCC visibility push(hidden)
+
+struct arch_ctx {
+	void *sp;		/* saved stack pointer; NULL while running */
+	void *tp;		/* thread pointer (TCB) to install on resume */
+};
+
+/* Save the running context into from, resume to. Returns when someone
+ * switches back to from. Context: any stack. Blocks: no. Allocates: no. */
+void arch_switch(struct arch_ctx *from, struct arch_ctx *to);
+
+/* Prepare ctx so that switching to it calls entry(arg) on a fresh stack
+ * whose highest usable byte is below stack_top. entry must never return. */
+void arch_ctx_init(struct arch_ctx *ctx, void *stack_top, void *tp,
+		   void (*entry)(void *), void *arg);
+
+/* Detect wrfsbase support (AT_HWCAP2 bit 1); false means every switch
+ * changes %fs with arch_prctl, about 10x slower. Call once, early. */
+bool arch_init(void);
+
+/* The thread pointer of the running code (%fs:0). */
+static inline void *arch_tp(void)
+{
+	void *tp;
+	__asm__ volatile("mov %%fs:0, %0" : "=r"(tp));
+	return tp;
+}
+
+/* Install tp as the thread pointer of the calling kernel thread. */
+void arch_set_tp(void *tp);
+
+static inline void arch_pause(void)
+{
+	__asm__ volatile("pause" ::: "memory");
+}
+
+/* Raw system calls: return -errno on failure, never touch errno. */
+static inline long arch_syscall6(long n, long a, long b, long c, long d,
+				 long e, long f)
+{
+	long r;
+	register long r10 __asm__("r10") = d;
+	register long r8 __asm__("r8") = e;
+	register long r9 __asm__("r9") = f;
+	__asm__ volatile("syscall"
+			 : "=a"(r)
+			 : "a"(n), "D"(a), "S"(b), "d"(c), "r"(r10), "r"(r8),
+			   "r"(r9)
+			 : "rcx", "r11", "memory");
+	return r;
+}
+
+#define arch_syscall(n, a, b, c, d) \
+	arch_syscall6((n), (long)(a), (long)(b), (long)(c), (long)(d), 0, 0)
+
+#pragma GCC visibility pop
+
+#endif

@@ -1,0 +1,71 @@
+/*
+ * switch.S: arch_switch and the first-entry trampoline for x86_64.
+ *
+ * Frame pushed by arch_switch, from the saved sp upwards:
+ *   0: MXCSR (4 bytes), x87 control word (2 bytes), padding
+ *   8: r15  16: r14  24: r13  32: r12  40: rbx  48: rbp  56: return address
+ * The System V ABI makes exactly these registers and the two control words
+ * callee-saved; the caller of arch_switch treats everything else as
+ * clobbered, as for any call. The %fs base is loaded after the stack switch
+ * and before any code of the resumed context runs.
+ */
+	.text
+	.globl	arch_switch
+	.hidden	arch_switch
+	.type	arch_switch, @function
+arch_switch:
+	.cfi_startproc
+	pushq	%rbp
+	pushq	%rbx
+	pushq	%r12
+	pushq	%r13
+	pushq	%r14
+	pushq	%r15
+	subq	$8, %rsp
+	stmxcsr	(%rsp)
+	fnstcw	4(%rsp)
+	movq	%rsp, (%rdi)		/* from->sp */
+	movq	(%rsi), %rsp		/* to->sp */
+	movq	$0, (%rsi)		/* to is running now */
+	movq	8(%rsi), %rdi		/* to->tp */
+	cmpb	$0, arch_have_fsgsbase(%rip)
+	je	1f
+	wrfsbase %rdi
+2:
+	ldmxcsr	(%rsp)
+	fldcw	4(%rsp)
+	addq	$8, %rsp
+	popq	%r15
+	popq	%r14
+	popq	%r13
+	popq	%r12
+	popq	%rbx
+	popq	%rbp
+	ret
+1:
+	/* arch_prctl(ARCH_SET_FS, tp); rdi holds tp, the syscall keeps the
+	 * callee-saved values still on the new stack untouched. */
+	movq	%rdi, %rsi
+	movl	$0x1002, %edi
+	movl	$158, %eax
+	syscall
+	jmp	2b
+	.cfi_endproc
+	.size	arch_switch, .-arch_switch
+
+/* First instruction of a new context: r12 = arg, r13 = entry. rsp is
+ * 16-byte aligned here, so the call leaves the callee properly aligned. */
+	.globl	arch_trampoline
+	.hidden	arch_trampoline
+	.type	arch_trampoline, @function
+arch_trampoline:
+	.cfi_startproc
+	.cfi_undefined rip
+	xorl	%ebp, %ebp
+	movq	%r12, %rdi
+	callq	*%r13
+	ud2
+	.cfi_endproc
+	.size	arch_trampoline, .-arch_trampoline
+
+	.section .note.GNU-stack,"",@progbits

@@ -1,0 +1,436 @@
+/*
+ * core.h: the G/M/P runtime's types and every internal declaration, with
+ * its contract (Context, Locks, Blocks, Allocates). Grouped by the file that
+ * defines it. See ../shared/DESIGN.md (in the repo: docs/) for the model and
+ * the opening comment of each core file for its protocol.
+ *
+ * Contexts: "G" = running on a user G's stack with a P; "g0" = the M's
+ * scheduler stack; "any" = either. Code on g0 calls no malloc, no stdio and
+ * nothing libgmp interposes: raw syscalls from arch/ only.
+ */
+#ifndef GMP_CORE_H
+#define GMP_CORE_H
+
+#include <stdatomic.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <sched.h>
+#include <sys/types.h>
+#include "arch.h"
+#include "lockrank.h"
+
+#pragma GCC visibility push(hidden)
+
+typedef struct g g;
+typedef struct m m;
+typedef struct p p;
+
+#define RUNQ_SIZE 256
+#define MAXPROCS_LIMIT 256
+
+/* ---- lock.c ---------------------------------------------------------- */
+
+/* A runtime lock: a futex word held for a few dozen instructions, never
+ * across a park or a syscall. Go: lock_futex.go. */
+struct mutex {
+	_Atomic uint32_t key;
+	int rank;
+};
+#define MUTEX_INIT(r) { 0, (r) }
+
+/* Context: any. Blocks: the M (futex) while contended. Allocates: no. */
+void lock(struct mutex *l);
+void unlock(struct mutex *l);
+
+/* A one-shot M-level sleep/wakeup. Go: note, notesleep, notewakeup. */
+struct note {
+	_Atomic uint32_t key;
+};
+void noteclear(struct note *n);
+void notewakeup(struct note *n);
+/* Sleep until woken or until the CLOCK_MONOTONIC time until_ns (< 0: no
+ * limit). Returns true if woken. Context: g0 or a thread that is not a G.
+ * Blocks: the M. */
+bool notetsleep(struct note *n, int64_t until_ns);
+
+/* Raw futex on a 32-bit word, private. Returns -errno or >= 0. */
+long futex_wait(_Atomic uint32_t *addr, uint32_t val, int64_t until_ns);
+long futex_wake(_Atomic uint32_t *addr, int n);
+
+/* CLOCK_MONOTONIC in ns (vDSO). Context: any. */
+int64_t nanotime(void);
+
+/* ---- throw.c --------------------------------------------------------- */
+
+/* Print "libgmp: fatal: msg" with a raw write and abort. A broken runtime
+ * invariant, never a user error. Context: any, async-signal-safe. */
+_Noreturn void throw(const char *msg);
+/* Print "libgmp: <msg>" to stderr with a raw write when GMP_DEBUG is set
+ * (debugf) or always (warnf). printf-style, formats into a stack buffer.
+ * Context: any. Allocates: no. */
+void debugf(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+void warnf(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+
+/* ---- the objects ------------------------------------------------------ */
+
+enum gstatus {
+	G_IDLE,		/* allocated, not started */
+	G_RUNNABLE,	/* in a run queue */
+	G_RUNNING,	/* on an M with a P */
+	G_SYSCALL,	/* in a syscall (issue 5) */
+	G_WAITING,	/* parked: gopark */
+	G_DEAD,		/* exited; in the free pool or waiting to be joined */
+};
+
+enum waitreason {
+	WAIT_NONE,
+	WAIT_MUTEX,
+	WAIT_COND,
+	WAIT_SEM,
+	WAIT_JOIN,
+	WAIT_ONCE,
+	WAIT_SLEEP,
+	WAIT_FUTEX,
+	WAIT_YIELD,
+};
+
+/* What a G asks its g0 to do after switching to it. Go: mcall(fn). */
+enum mcallop {
+	MCALL_NONE,
+	MCALL_PARK,	/* gopark */
+	MCALL_YIELD,	/* gosched */
+	MCALL_EXIT,	/* goexit */
+};
+
+/* join/detach state bits of g.joinword (futex word for pthread_join) */
+#define JOIN_DETACHED	1u
+#define JOIN_JOINING	2u
+#define JOIN_EXITED	4u
+
+/* waitstate word: gen << 2 | W_* ; see sema.c */
+#define W_WAITING	1u
+#define W_WOKEN		2u
+#define W_TIMEDOUT	3u
+
+struct timer {
+	int64_t when;		/* CLOCK_MONOTONIC ns */
+	g *gp;			/* the G to wake */
+	uint64_t gen;		/* gp's waitgen when armed */
+	int32_t idx;		/* heap index, -1 when not in the heap */
+};
+
+struct waiter {
+	const void *addr;	/* the word waited on, NULL if not queued */
+	struct waiter *next, *prev;
+};
+
+#define KEY_BLOCK 32
+#define KEY_NBLOCKS 32		/* 32 * 32 = PTHREAD_KEYS_MAX (1024) */
+
+struct keyslot {
+	void *val;
+	uint64_t seq;
+};
+
+struct g {
+	struct arch_ctx ctx;
+	_Atomic int status;
+	int waitreason;
+	m *volatile m;		/* the M running it */
+	g *schedlink;		/* run queue and free list link */
+	uint64_t goid;
+	void *tp;		/* the TCB; pthread_t == tp */
+	int tid;		/* the TCB's tid: unique per G */
+	bool is_main;		/* the adopted main thread */
+	bool is_g0;
+	bool reused;		/* TCB came from the pool: re-initialise */
+	bool user_stack;
+	bool stack_chunked;
+
+	/* memory: the mapping and the usable stack [stack_lo, stack_hi) */
+	void *map_base;
+	size_t map_size;
+	size_t guard;
+	char *stack_lo, *stack_hi;
+
+	/* the thread */
+	void *(*start)(void *);
+	void *arg;
+	void *result;
+	_Atomic uint32_t joinword;
+	int sched_policy;
+	int sched_prio;
+	int inheritsched;
+	int scope;
+	char name[16];
+
+	/* parking */
+	_Atomic uint64_t waitstate;
+	uint64_t waitgen;
+	struct waiter w;
+	struct timer timer;
+	int64_t parked_at;
+
+	/* pthread keys, blocks allocated on first set */
+	struct keyslot *keys[KEY_NBLOCKS];
+
+	g *alllink;
+};
+
+struct m {
+	g *g0;
+	g *curg;
+	p *p;
+	p *nextp;
+	bool spinning;
+	bool is_m0;
+	struct note park;
+	m *schedlink;		/* idle list */
+	m *alllink;
+	int64_t id;
+	int tid;
+	uint32_t fastrand;
+
+	/* mcall request from curg */
+	int mcallop;
+	bool (*waitunlockf)(g *, void *);
+	void *waitarg;
+
+	g g0store;
+};
+
+enum pstatus { P_IDLE, P_RUNNING };
+
+struct p {
+	int id;
+	int status;
+	m *m;
+	p *link;		/* idle list */
+	uint32_t schedtick;
+
+	_Atomic uint32_t runqhead;
+	_Atomic uint32_t runqtail;
+	g *_Atomic runq[RUNQ_SIZE];
+	g *_Atomic runnext;
+
+	/* counters, owned by the M holding the P */
+	uint64_t nswitch;
+	uint64_t nsteal;
+	uint64_t npark;
+	uint64_t nyield;
+} __attribute__((aligned(64)));
+
+struct sched {
+	struct mutex lock;
+	/* global run queue, LOCKRANK_SCHED */
+	g *runqhead, *runqtail;
+	_Atomic int32_t runqsize;
+	/* idle lists, LOCKRANK_SCHED */
+	p *pidle;
+	_Atomic int32_t npidle;
+	m *midle;
+	int32_t nmidle;
+	_Atomic int32_t nmspinning;
+	int32_t mcount;
+	m *timer_sleeper;	/* the idle M waiting for the next timer */
+	int64_t sleep_until;
+
+	int nprocs;
+	p *allp[MAXPROCS_LIMIT];
+	m *allm;
+};
+
+extern struct sched sched;
+
+/* Runtime configuration, filled by preload/init.c before the core starts. */
+struct config {
+	int maxprocs;
+	int debug;		/* GMP_DEBUG set */
+	int stats;		/* GMP_STATS: 0 off, 1 text */
+	size_t default_stacksize;
+};
+extern struct config cfg;
+
+/* libc functions the core needs but libgmp interposes: the real ones,
+ * filled by preload/resolve.c (unit tests fill them with fakes). */
+struct hooks {
+	int (*pthread_create)(pthread_t *, const pthread_attr_t *,
+			      void *(*)(void *), void *);
+	int (*pthread_detach)(pthread_t);
+};
+extern struct hooks hooks;
+
+/* The running G, from the TCB: libgmp keeps it in a tcbhead word glibc
+ * leaves unused (see g.c). Context: any code running on a G or g0 TCB. */
+#define TCB_GSLOT 0x38
+static inline g *getg(void)
+{
+	g *gp;
+	__asm__ volatile("mov %%fs:0x38, %0" : "=r"(gp));
+	return gp;
+}
+
+/* ---- runq.c ---------------------------------------------------------- */
+
+/* Put gp on pp's ring, or in runnext if next; a full ring spills half to
+ * the global queue. Go: runqput. Context: the M owning pp. Locks: none
+ * (sched.lock to spill). Blocks: no. Allocates: no. */
+void runqput(p *pp, g *gp, bool next);
+/* Take the next G: runnext first, then the ring. inherit is set when it
+ * came from runnext. Go: runqget. Context: the M owning pp. */
+g *runqget(p *pp, bool *inherit);
+/* Steal half of victim's queue into pp; return one of them to run. Go:
+ * runqsteal. Context: the M owning pp. Locks: none. */
+g *runqsteal(p *pp, p *victim, bool stealnext);
+uint32_t runqlen(p *pp);
+bool runqempty(p *pp);
+/* Global queue, sched.lock held. Go: globrunqput, globrunqget. */
+void globrunqput(g *gp);
+void globrunqputbatch(g *head, g *tail, int32_t n);
+g *globrunqget(p *pp, int32_t max);
+
+/* ---- sched.c --------------------------------------------------------- */
+
+/* Start the runtime: nprocs Ps, M0 adopting the calling thread's code as
+ * the running G main_g. Context: the main thread, once, from the
+ * constructor. Allocates: yes. */
+void sched_init(g *main_g);
+/* Park the running G. unlockf(gp, arg) runs on g0 after the switch; if it
+ * returns false, gp runs again at once. Go: gopark.
+ * Context: G. Locks: only the one unlockf releases. Blocks: the G. */
+void gopark(bool (*unlockf)(g *, void *), void *arg, enum waitreason why);
+/* Make a parked G runnable on the current P's runnext. Go: goready.
+ * Context: G or g0 holding a P. Locks: none held. */
+void goready(g *gp);
+/* Yield: the G goes to the tail of the local queue. Go: Gosched. */
+void gosched(void);
+/* Queue a new G (status G_IDLE) to run next. Go: newproc's runqput. */
+void newproc(g *gp);
+/* The running G is done; never returns. Context: G. */
+_Noreturn void goexit(void);
+/* An M's life: pick Gs and run them. Context: g0; never returns. */
+_Noreturn void mstart(m *mp);
+/* Called by the template thread's new kernel thread. */
+void *mstart_thread(void *arg);
+void wakep(void);
+int32_t live_g_add(int32_t d);
+
+/* ---- m.c ------------------------------------------------------------- */
+
+/* Start the template thread (creates Ms on request). Context: main
+ * thread, from sched_init. */
+void m_init(void);
+/* A new M, started by the template thread; it acquires pp first. Go: newm.
+ * Context: any. Locks: none. Blocks: no. Allocates: mmap. */
+void newm(p *pp, bool spinning);
+m *m_alloc(void);
+
+/* ---- g.c ------------------------------------------------------------- */
+
+struct gattr {
+	size_t stacksize;	/* usable size asked for */
+	size_t guardsize;
+	void *stackaddr;	/* user stack (lowest address) or NULL */
+	bool detached;
+	int policy, prio, inheritsched, scope;
+};
+
+/* Thread identity bootstrap: TCB layout probes. Context: main thread. */
+int g_tls_init(void);
+/* A G ready to run fn(arg): stack, TCB and static TLS, from the pool when
+ * possible. Returns 0 or -EAGAIN/-EINVAL. Context: G (malloc, TLS setup).
+ * Locks: gfree, stack. Allocates: yes. */
+int g_create(const struct gattr *a, void *(*fn)(void *), void *arg, g **out);
+/* A dead G goes back to the pool (its stack and TCB are kept). Context:
+ * any (no malloc). Locks: gfree. */
+void gfput(g *gp);
+/* The G of a pthread_t, or NULL if it is not one of ours. Context: any. */
+g *g_from_thread(pthread_t t);
+/* A G for the main thread. Context: main thread, from the constructor. */
+g *g_adopt_main(void);
+/* A g0 with its own stack and TCB, for M0. */
+g *g_new_g0(m *mp);
+/* Make the kernel thread's own TCB point at g0. */
+void g_bind_tcb(g *gp, void *tp);
+/* Entry of every G. Context: the new G. */
+void g_main(void *arg);
+/* Trim the free pool; run on G context (malloc/free allowed). */
+void g_pool_trim(void);
+/* A joined, or detached and exited, G gives back its memory. on_g0: no
+ * free() here, defer it. Context: G or g0. */
+void g_release(g *gp, bool on_g0);
+/* Run TLS and key destructors, then end the running G (the process when
+ * it is the last). Context: G. */
+_Noreturn void g_exit(void *result);
+/* Visit every G ever created (tools). Locks: gfree. */
+void g_foreach(void (*fn)(g *, void *), void *arg);
+/* Learn struct pthread's resolver offset; on a real NPTL thread. */
+void g_learn_res(void);
+
+/* ---- keys.c ---------------------------------------------------------- */
+
+/* pthread keys at G level. Return 0 or an errno value (pthreads style). */
+int keys_create(unsigned *key, void (*dtor)(void *));
+int keys_delete(unsigned key);
+void *keys_get(unsigned key);
+int keys_set(unsigned key, const void *val);
+/* Up to PTHREAD_DESTRUCTOR_ITERATIONS rounds of destructors, then free
+ * nothing (blocks stay with the pooled G, values cleared). Context: the
+ * exiting G. */
+void keys_run_destructors(g *gp);
+extern _Atomic uint64_t g_created, g_peak_live;
+
+/* ---- stack.c --------------------------------------------------------- */
+
+struct stack {
+	void *base;		/* lowest address of the mapping */
+	size_t size;		/* whole mapping, guard included */
+	size_t guard;
+	int chunked;		/* carved from a shared mapping */
+};
+/* Reserve size bytes (page-rounded) with a guard at the bottom; lazily
+ * backed (MAP_NORESERVE). Returns 0 or -EAGAIN. Context: any (mmap only).
+ * Locks: LOCKRANK_STACK. */
+int stack_alloc(size_t size, size_t guard, struct stack *s);
+void stack_free(struct stack *s);
+/* Give the pages of [lo, hi) back to the kernel, keeping the mapping. */
+void stack_release_pages(void *lo, void *hi);
+size_t stack_pagesize(void);
+void stack_stats(uint64_t *mapped, uint64_t *chunks);
+
+/* ---- sema.c ---------------------------------------------------------- */
+
+/* Park the running G while *addr == val, until gfutex_wake(addr) or the
+ * CLOCK_MONOTONIC deadline (< 0: none). Returns 0 if woken, -EAGAIN if
+ * *addr != val, -ETIMEDOUT. Same contract as FUTEX_WAIT, at G level.
+ * Context: G. Locks: none held. Blocks: the G. */
+int gfutex_wait(const void *addr, uint32_t val, int64_t deadline);
+/* Wake up to n Gs parked on addr; returns how many. Context: G or g0
+ * with a P. */
+int gfutex_wake(const void *addr, int n);
+/* Park the running G until the deadline. Context: G. */
+void g_sleep_until(int64_t deadline);
+
+/* ---- timer.c --------------------------------------------------------- */
+
+/* The runtime's timer heap. Go: addtimer, deltimer, checkTimers. A timer
+ * wakes its G (with the generation it was armed with) when due. */
+void timer_add(struct timer *t);
+/* Remove t if still queued; returns true if it was. Context: any. */
+bool timer_del(struct timer *t);
+/* Fire every due timer; returns the next deadline or -1. Context: G or
+ * g0 holding a P. */
+int64_t timers_run(int64_t now);
+int64_t timers_next(void);
+/* Called with a due timer's G and generation (sema.c). */
+void timer_fire(g *gp, uint64_t gen);
+
+/* ---- stats.c --------------------------------------------------------- */
+
+void stats_print(void);
+extern int64_t stats_start_ns;
+
+#pragma GCC visibility pop
+
+#endif

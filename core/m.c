@@ -1,0 +1,127 @@
+/*
+ * m.c: creating Ms. Go: newm, newosproc, allocm, templateThread.
+ * Owns the M allocator, sched.allm/mcount and the template thread.
+ *
+ * Model. An M is a kernel thread made with glibc's real pthread_create, so
+ * glibc knows it (setxid broadcasts, fork bookkeeping) and its g0 runs on
+ * the thread's own stack and TCB. Ms are started by one template thread,
+ * as Go does for locked threads: newm can be called from g0 of M0, whose
+ * TCB is not a real NPTL thread, and from Gs, whose TCBs glibc never
+ * listed; only a genuine NPTL thread calls the real pthread_create.
+ *
+ * Invariants. struct m is never freed (idle Ms stay parked; reaping idle
+ * Ms is issue 5's). m structs come from mmap, so newm allocates nothing on
+ * the heap and is safe on g0.
+ *
+ * Rejected. clone() directly, as Go does: glibc would not know the
+ * threads (no setxid, wrong fork handling) and g0 would need a TCB of our
+ * making. Calling the real pthread_create from the G: it reads the calling
+ * TCB's scheduling and signal state, and M0's g0 has no real TCB.
+ */
+#include <errno.h>
+#include <pthread.h>
+#include <signal.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <sys/syscall.h>
+#include "core.h"
+
+static struct {
+	struct mutex lock;
+	m *head;		/* Ms waiting for a kernel thread */
+	_Atomic uint32_t seq;	/* futex word the template sleeps on */
+	m *freem;		/* unused m structs from the last slab */
+} tmpl = { .lock = MUTEX_INIT(LOCKRANK_NEWM) };
+
+m *m_alloc(void)
+{
+	m *mp;
+
+	lock(&tmpl.lock);
+	if (!tmpl.freem) {
+		size_t n = 64, sz = (sizeof(m) + 63) & ~(size_t)63;
+		long r = arch_syscall6(SYS_mmap, 0, n * sz,
+				       PROT_READ | PROT_WRITE,
+				       MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+		if (r < 0 && r > -4096)
+			throw("m_alloc: out of memory");
+		for (size_t i = 0; i < n; i++) {
+			m *x = (m *)((char *)r + i * sz);
+			x->schedlink = tmpl.freem;
+			tmpl.freem = x;
+		}
+	}
+	mp = tmpl.freem;
+	tmpl.freem = mp->schedlink;
+	unlock(&tmpl.lock);
+	memset(mp, 0, sizeof *mp);
+	lock(&sched.lock);
+	mp->id = sched.mcount++;
+	mp->alllink = sched.allm;
+	sched.allm = mp;
+	unlock(&sched.lock);
+	mp->fastrand = 0x9e3779b9u * (uint32_t)(mp->id + 1) | 1;
+	return mp;
+}
+
+void newm(p *pp, bool spinning)
+{
+	m *mp = m_alloc();
+
+	mp->nextp = pp;
+	mp->spinning = spinning;
+	lock(&tmpl.lock);
+	mp->schedlink = tmpl.head;
+	tmpl.head = mp;
+	unlock(&tmpl.lock);
+	atomic_fetch_add_explicit(&tmpl.seq, 1, memory_order_release);
+	futex_wake(&tmpl.seq, 1);
+}
+
+static void *template_main(void *arg)
+{
+	pthread_attr_t attr;
+
+	(void)arg;
+	g_learn_res();
+	pthread_attr_init(&attr);
+	pthread_attr_setstacksize(&attr, 1 << 20);
+	pthread_attr_setdetachstate(&attr, PTHREAD_CREATE_DETACHED);
+	for (;;) {
+		uint32_t seq = atomic_load_explicit(&tmpl.seq,
+						    memory_order_acquire);
+		lock(&tmpl.lock);
+		m *list = tmpl.head;
+		tmpl.head = NULL;
+		unlock(&tmpl.lock);
+		if (!list) {
+			futex_wait(&tmpl.seq, seq, -1);
+			continue;
+		}
+		while (list) {
+			m *mp = list;
+			pthread_t t;
+			list = list->schedlink;
+			int r = hooks.pthread_create(&t, &attr, mstart_thread,
+						     mp);
+			if (r)
+				throw("newm: cannot create a kernel thread");
+		}
+	}
+	return NULL;
+}
+
+void m_init(void)
+{
+	pthread_attr_t attr;
+	pthread_t t;
+
+	/* the template and so every M inherit the main thread's signal mask
+	 * at start-up (per-G masks are issue 6's) */
+	pthread_attr_init(&attr);
+	pthread_attr_setstacksize(&attr, 256 << 10);
+	pthread_attr_setdetachstate(&attr, PTHREAD_CREATE_DETACHED);
+	if (hooks.pthread_create(&t, &attr, template_main, NULL))
+		throw("cannot create the template thread");
+	pthread_attr_destroy(&attr);
+}

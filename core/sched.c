@@ -1,0 +1,537 @@
+/*
+ * sched.c: the scheduler. Go: schedule, findrunnable, execute, park_m,
+ * goschedImpl, goexit0, ready, wakep, startm, stopm, resetspinning,
+ * acquirep/releasep, pidleput/pidleget, mput/mget (proc.go).
+ * Owns struct sched (but the queues' insides are runq.c's), the P and M
+ * idle lists, spinning state and every G status transition except
+ * G_IDLE -> G_RUNNABLE (newproc) which it also performs.
+ *
+ * Model. An M runs Gs only while it holds a P. Its g0 loops: pick a G
+ * (runnext, local ring, global queue every 61st tick and when the ring is
+ * empty, timers, then steal from random victims as a spinning M), switch
+ * to it, and when the G switches back (gopark, gosched, goexit: the mcall
+ * request in m.mcallop), finish that request on g0 and pick again. An M
+ * that finds nothing puts its P on the idle list and sleeps on its note;
+ * the first idle M sleeps only until the earliest timer.
+ *
+ * Invariants. A P is either on sched.pidle (P_IDLE, m == NULL) or held by
+ * exactly one M (P_RUNNING). nmspinning counts Ms with m.spinning set, and
+ * at most half the busy Ps spin. A G is G_RUNNING on exactly one M
+ * (m.curg). A parked G's context is saved before its unlockf runs.
+ *
+ * Protocol (Go's spinning dance, proc.go "Worker thread parking/unparking").
+ * A producer publishes work (runqput), then reads npidle and nmspinning
+ * (seq_cst): wakep starts one spinning M if there is an idle P and nobody
+ * spins. A spinning M that gives up first puts its P idle and drops
+ * nmspinning (seq_cst), then re-checks every P's queue: either the
+ * producer sees the idle P or the spinner sees the work. The last spinner
+ * to find work wakes another (resetspinning), so bursts fan out.
+ * Lock order: sched.lock is taken alone or after a sema bucket; never
+ * while holding timers.lock.
+ *
+ * Rejected. Waking an M per readied G: a futex wake per handoff is the
+ * native cost libgmp exists to avoid; runnext keeps a lock handoff on one
+ * P and one spinning M at a time finds the rest. Parking idle Ms on a
+ * condition variable: it is interposed, and a futex word is all we need.
+ */
+#include <errno.h>
+#include <limits.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/syscall.h>
+#include "core.h"
+
+struct sched sched = { .lock = MUTEX_INIT(LOCKRANK_SCHED) };
+static _Atomic int32_t nlive = 1;	/* the main G */
+
+int32_t live_g_add(int32_t d)
+{
+	int32_t n = atomic_fetch_add_explicit(&nlive, d, memory_order_acq_rel)
+		    + d;
+	if (d > 0) {
+		uint64_t peak = atomic_load_explicit(&g_peak_live,
+						     memory_order_relaxed);
+		while ((uint64_t)n > peak &&
+		       !atomic_compare_exchange_weak_explicit(
+			       &g_peak_live, &peak, (uint64_t)n,
+			       memory_order_relaxed, memory_order_relaxed))
+			;
+	}
+	return n;
+}
+
+static uint32_t fastrand(m *mp)
+{
+	uint32_t x = mp->fastrand;
+
+	x ^= x << 13;
+	x ^= x >> 17;
+	x ^= x << 5;
+	return mp->fastrand = x;
+}
+
+static void acquirep(m *mp, p *pp)
+{
+	if (pp->m || pp->status != P_IDLE)
+		throw("acquirep: P in use");
+	mp->p = pp;
+	pp->m = mp;
+	pp->status = P_RUNNING;
+}
+
+static p *releasep(m *mp)
+{
+	p *pp = mp->p;
+
+	if (!pp || pp->m != mp)
+		throw("releasep: invalid P");
+	pp->m = NULL;
+	pp->status = P_IDLE;
+	mp->p = NULL;
+	return pp;
+}
+
+/* sched.lock held */
+static void pidleput(p *pp)
+{
+	if (!runqempty(pp))
+		throw("pidleput: P has a non-empty run queue");
+	pp->link = sched.pidle;
+	sched.pidle = pp;
+	/* seq_cst: the spinning protocol's store half (see top). */
+	atomic_fetch_add(&sched.npidle, 1);
+}
+
+static p *pidleget(void)
+{
+	p *pp = sched.pidle;
+
+	if (pp) {
+		sched.pidle = pp->link;
+		atomic_fetch_sub(&sched.npidle, 1);
+	}
+	return pp;
+}
+
+static void mput(m *mp)
+{
+	mp->schedlink = sched.midle;
+	sched.midle = mp;
+	sched.nmidle++;
+}
+
+static m *mget(void)
+{
+	m *mp = sched.midle;
+
+	if (mp) {
+		sched.midle = mp->schedlink;
+		sched.nmidle--;
+		if (sched.timer_sleeper == mp)
+			sched.timer_sleeper = NULL;
+	}
+	return mp;
+}
+
+/* Remove mp from the idle list if it is there. sched.lock held. */
+static bool mremove(m *mp)
+{
+	for (m **pp = &sched.midle; *pp; pp = &(*pp)->schedlink) {
+		if (*pp == mp) {
+			*pp = mp->schedlink;
+			sched.nmidle--;
+			if (sched.timer_sleeper == mp)
+				sched.timer_sleeper = NULL;
+			return true;
+		}
+	}
+	return false;
+}
+
+/* Run some M on pp (an idle P if NULL). Go: startm. */
+static void startm(p *pp, bool spinning)
+{
+	lock(&sched.lock);
+	if (!pp) {
+		pp = pidleget();
+		if (!pp) {
+			unlock(&sched.lock);
+			if (spinning)
+				atomic_fetch_sub(&sched.nmspinning, 1);
+			return;
+		}
+	}
+	m *mp = mget();
+	unlock(&sched.lock);
+	if (!mp) {
+		newm(pp, spinning);
+		return;
+	}
+	mp->spinning = spinning;
+	mp->nextp = pp;
+	notewakeup(&mp->park);
+}
+
+void wakep(void)
+{
+	/* seq_cst: the load half of the spinning protocol. */
+	if (atomic_load(&sched.npidle) == 0)
+		return;
+	int32_t zero = 0;
+	if (atomic_load(&sched.nmspinning) != 0 ||
+	    !atomic_compare_exchange_strong(&sched.nmspinning, &zero, 1))
+		return;
+	startm(NULL, true);
+}
+
+static void resetspinning(m *mp)
+{
+	mp->spinning = false;
+	if (atomic_fetch_sub(&sched.nmspinning, 1) <= 0)
+		throw("resetspinning: negative nmspinning");
+	wakep();
+}
+
+/* Sleep until handed a P (returned, acquired) or until the timer
+ * deadline passes or moves (NULL). Go: stopm. Context: g0 without P. */
+static p *stopm(m *mp, int64_t until)
+{
+	bool sleeper = false;
+
+	noteclear(&mp->park);
+	lock(&sched.lock);
+	mput(mp);
+	if (until >= 0 && sched.timer_sleeper == NULL) {
+		sched.timer_sleeper = mp;
+		sched.sleep_until = until;
+		sleeper = true;
+	}
+	unlock(&sched.lock);
+	if (!notetsleep(&mp->park, sleeper ? until : -1)) {
+		lock(&sched.lock);
+		bool was_idle = mremove(mp);
+		unlock(&sched.lock);
+		if (was_idle)
+			return NULL;
+		/* someone took us off the list and is about to wake us */
+		notetsleep(&mp->park, -1);
+	}
+	p *pp = mp->nextp;
+	mp->nextp = NULL;
+	if (pp)
+		acquirep(mp, pp);
+	return pp;
+}
+
+static g *steal_work(m *mp)
+{
+	p *pp = mp->p;
+	int n = sched.nprocs;
+
+	for (int round = 0; round < 4; round++) {
+		bool stealnext = round == 3;
+		uint32_t start = fastrand(mp) % (uint32_t)n;
+		for (int i = 0; i < n; i++) {
+			p *victim = sched.allp[(start + (uint32_t)i) % n];
+			if (victim == pp)
+				continue;
+			g *gp = runqsteal(pp, victim, stealnext);
+			if (gp) {
+				pp->nsteal++;
+				return gp;
+			}
+		}
+	}
+	return NULL;
+}
+
+static void run_timers(void)
+{
+	int64_t next = timers_next();
+
+	if (next >= 0 && next <= nanotime())
+		timers_run(nanotime());
+}
+
+/* Find a G to run; sleeps the M when there is none. Go: findrunnable. */
+static g *findrunnable(m *mp, bool *inherit)
+{
+	g *gp;
+	p *pp;
+
+top:
+	pp = mp->p;
+	*inherit = false;
+	run_timers();
+	if ((gp = runqget(pp, inherit)))
+		return gp;
+	if (atomic_load_explicit(&sched.runqsize, memory_order_relaxed)) {
+		lock(&sched.lock);
+		gp = globrunqget(pp, 0);
+		unlock(&sched.lock);
+		if (gp)
+			return gp;
+	}
+	/* spin only while fewer than half the busy Ps spin */
+	if (mp->spinning ||
+	    2 * atomic_load(&sched.nmspinning) <
+		    sched.nprocs - atomic_load(&sched.npidle)) {
+		if (!mp->spinning) {
+			mp->spinning = true;
+			atomic_fetch_add(&sched.nmspinning, 1);
+		}
+		if ((gp = steal_work(mp)))
+			return gp;
+	}
+
+	lock(&sched.lock);
+	if (atomic_load_explicit(&sched.runqsize, memory_order_relaxed)) {
+		gp = globrunqget(pp, 0);
+		unlock(&sched.lock);
+		return gp;
+	}
+	pidleput(releasep(mp));
+	unlock(&sched.lock);
+
+	if (mp->spinning) {
+		mp->spinning = false;
+		/* seq_cst: drop spinning, then re-check all queues. */
+		if (atomic_fetch_sub(&sched.nmspinning, 1) <= 0)
+			throw("findrunnable: negative nmspinning");
+		for (int i = 0; i < sched.nprocs; i++) {
+			if (runqempty(sched.allp[i]))
+				continue;
+			lock(&sched.lock);
+			pp = pidleget();
+			unlock(&sched.lock);
+			if (pp) {
+				acquirep(mp, pp);
+				mp->spinning = true;
+				atomic_fetch_add(&sched.nmspinning, 1);
+				goto top;
+			}
+			break;
+		}
+	}
+	for (;;) {
+		int64_t next = timers_next();
+		bool due = next >= 0 && next <= nanotime();
+
+		if (!due && (pp = stopm(mp, next)))
+			goto top;
+		/* a timer is due or our sleep timed out: take an idle P */
+		lock(&sched.lock);
+		pp = pidleget();
+		unlock(&sched.lock);
+		if (pp) {
+			acquirep(mp, pp);
+			goto top;
+		}
+		/* every P is busy and will run due timers itself */
+		if ((pp = stopm(mp, -1)))
+			goto top;
+	}
+}
+
+static void execute(m *mp, g *gp, bool inherit)
+{
+	p *pp = mp->p;
+
+	if (!inherit)
+		pp->schedtick++;
+	pp->nswitch++;
+	atomic_store_explicit(&gp->status, G_RUNNING, memory_order_relaxed);
+	gp->m = mp;
+	mp->curg = gp;
+	arch_switch(&mp->g0->ctx, &gp->ctx);
+}
+
+static g *schedule(m *mp, bool *inherit)
+{
+	p *pp = mp->p;
+	g *gp = NULL;
+
+	*inherit = false;
+	if (pp->schedtick % 61 == 0 &&
+	    atomic_load_explicit(&sched.runqsize, memory_order_relaxed) > 0) {
+		lock(&sched.lock);
+		gp = globrunqget(pp, 1);
+		unlock(&sched.lock);
+	}
+	if (!gp)
+		gp = findrunnable(mp, inherit);
+	if (mp->spinning)
+		resetspinning(mp);
+	return gp;
+}
+
+/* The G that just switched to g0 is done running; finish its request.
+ * Returns a G to run at once (a park whose unlockf declined) or NULL. */
+static g *finish_mcall(m *mp)
+{
+	g *gp = mp->curg;
+	bool (*f)(g *, void *);
+
+	mp->curg = NULL;
+	gp->m = NULL;
+	switch (mp->mcallop) {
+	case MCALL_PARK:
+		f = mp->waitunlockf;
+		mp->waitunlockf = NULL;
+		atomic_store_explicit(&gp->status, G_WAITING,
+				      memory_order_release);
+		mp->p->npark++;
+		if (f && !f(gp, mp->waitarg)) {
+			atomic_store_explicit(&gp->status, G_RUNNABLE,
+					      memory_order_relaxed);
+			return gp;
+		}
+		return NULL;
+	case MCALL_YIELD:
+		atomic_store_explicit(&gp->status, G_RUNNABLE,
+				      memory_order_relaxed);
+		mp->p->nyield++;
+		runqput(mp->p, gp, false);
+		return NULL;
+	case MCALL_EXIT:
+		atomic_store_explicit(&gp->status, G_DEAD,
+				      memory_order_relaxed);
+		/* acq_rel: result is visible to the joiner. */
+		uint32_t old = atomic_fetch_or_explicit(&gp->joinword,
+							JOIN_EXITED,
+							memory_order_acq_rel);
+		if (old & JOIN_DETACHED)
+			g_release(gp, true);
+		else
+			gfutex_wake((void *)&gp->joinword, INT_MAX);
+		return NULL;
+	}
+	throw("finish_mcall: bad request");
+}
+
+_Noreturn void mstart(m *mp)
+{
+	for (;;) {
+		g *gp = mp->curg ? finish_mcall(mp) : NULL;
+		bool inherit = true;
+
+		if (!gp)
+			gp = schedule(mp, &inherit);
+		execute(mp, gp, inherit);
+	}
+}
+
+static void mcall(int op)
+{
+	g *gp = getg();
+	m *mp = gp->m;
+
+	mp->mcallop = op;
+	arch_switch(&gp->ctx, &mp->g0->ctx);
+}
+
+void gopark(bool (*unlockf)(g *, void *), void *arg, enum waitreason why)
+{
+	g *gp = getg();
+	m *mp = gp->m;
+
+	if (gp->is_g0 || atomic_load_explicit(&gp->status,
+					      memory_order_relaxed) != G_RUNNING)
+		throw("gopark: not on a running G");
+	gp->waitreason = why;
+	mp->waitunlockf = unlockf;
+	mp->waitarg = arg;
+	mcall(MCALL_PARK);
+}
+
+void goready(g *gp)
+{
+	int s = G_WAITING;
+
+	if (!atomic_compare_exchange_strong_explicit(
+		    &gp->status, &s, G_RUNNABLE, memory_order_acq_rel,
+		    memory_order_relaxed))
+		throw("goready: G is not waiting");
+	gp->waitreason = WAIT_NONE;
+	g *self = getg();
+	if (self && self->m && self->m->p) {
+		runqput(self->m->p, gp, true);
+	} else {
+		/* a thread that is not an M (glibc's own helpers): no P */
+		lock(&sched.lock);
+		globrunqput(gp);
+		unlock(&sched.lock);
+	}
+	wakep();
+}
+
+void gosched(void)
+{
+	mcall(MCALL_YIELD);
+}
+
+void newproc(g *gp)
+{
+	live_g_add(1);
+	atomic_store_explicit(&gp->status, G_RUNNABLE, memory_order_relaxed);
+	runqput(getg()->m->p, gp, true);
+	wakep();
+}
+
+_Noreturn void goexit(void)
+{
+	mcall(MCALL_EXIT);
+	throw("goexit: a dead G was resumed");
+}
+
+static void m0_entry(void *arg)
+{
+	mstart(arg);
+}
+
+void sched_init(g *main_g)
+{
+	int n = cfg.maxprocs;
+
+	if (n < 1 || n > MAXPROCS_LIMIT)
+		throw("sched_init: bad maxprocs");
+	sched.nprocs = n;
+	for (int i = 0; i < n; i++) {
+		p *pp = aligned_alloc(64, sizeof(p));
+		if (!pp)
+			throw("sched_init: out of memory");
+		memset(pp, 0, sizeof *pp);
+		pp->id = i;
+		pp->status = P_IDLE;
+		sched.allp[i] = pp;
+	}
+	m *m0 = m_alloc();
+	m0->is_m0 = true;
+	m0->g0 = g_new_g0(m0);
+	arch_ctx_init(&m0->g0->ctx, m0->g0->stack_hi, m0->g0->tp, m0_entry, m0);
+	acquirep(m0, sched.allp[0]);
+	lock(&sched.lock);
+	for (int i = n - 1; i >= 1; i--)
+		pidleput(sched.allp[i]);
+	unlock(&sched.lock);
+	main_g->m = m0;
+	m0->curg = main_g;
+	m_init();
+}
+
+void *mstart_thread(void *arg)
+{
+	m *mp = arg;
+	g *g0 = &mp->g0store;
+
+	g0->is_g0 = true;
+	g0->m = mp;
+	g0->timer.idx = -1;
+	g_bind_tcb(g0, arch_tp());
+	mp->g0 = g0;
+	mp->tid = (int)arch_syscall(SYS_gettid, 0, 0, 0, 0);
+	p *pp = mp->nextp;
+	mp->nextp = NULL;
+	acquirep(mp, pp);
+	mstart(mp);
+}

@@ -1,0 +1,208 @@
+/*
+ * sema.c: the address-keyed wait table every G-level blocking primitive
+ * parks on, and sleeping. Go: sema.go (semacquire/semrelease), with the
+ * kernel futex's contract instead of a counting semaphore.
+ * Owns the bucket table, g.w (the G's queue entry) and g.waitstate.
+ *
+ * Model. gfutex_wait(addr, val) parks the G in the bucket of addr if *addr
+ * still holds val; gfutex_wake(addr, n) readies up to n of them. Mutexes,
+ * condvars, semaphores, join and once are futex algorithms on top (shims/).
+ *
+ * Invariants. A G is in at most one bucket list, only while parked in
+ * gfutex_wait, and g.w.addr is non-NULL exactly then. g.waitstate is
+ * gen << 2 | W_*: each wait bumps g.waitgen, and whoever moves the state
+ * from W_WAITING (a waker to W_WOKEN, the timer to W_TIMEDOUT) owns the
+ * wakeup; the loser does nothing.
+ *
+ * Protocol. The waiter checks *addr and queues itself under the bucket
+ * lock; the bucket is unlocked by gopark's unlockf on g0, after the G's
+ * context is saved, and the deadline timer is armed there too, so no waker
+ * or timer can ready a G that is still running. A waker changes *addr
+ * first, then takes the bucket lock: the pair cannot miss each other, as
+ * with FUTEX_WAIT/FUTEX_WAKE. A timer that wins unlinks the G itself.
+ * Lock order: bucket (LOCKRANK_SEMA), then timers (LOCKRANK_TIMERS).
+ *
+ * Rejected. Go's treap of distinct addresses per bucket: O(log n) lookups
+ * matter when thousands of objects share a bucket; with 1024 buckets a
+ * list is shorter than the treap's constant. A per-object waiter list
+ * inside pthread_mutex_t: the object's 40 bytes must keep glibc's layout.
+ */
+#include <errno.h>
+#include "core.h"
+
+#define NBUCKETS 1024
+
+static struct bucket {
+	struct mutex lock;
+	struct waiter *head, *tail;
+} __attribute__((aligned(64))) table[NBUCKETS];
+
+static struct bucket *bucketof(const void *addr)
+{
+	uintptr_t a = (uintptr_t)addr;
+
+	a ^= a >> 17;
+	a *= 0x9e3779b97f4a7c15ull;
+	return &table[(a >> 32) % NBUCKETS];
+}
+
+static void unlink_w(struct bucket *b, struct waiter *w)
+{
+	if (w->prev)
+		w->prev->next = w->next;
+	else
+		b->head = w->next;
+	if (w->next)
+		w->next->prev = w->prev;
+	else
+		b->tail = w->prev;
+	w->next = w->prev = NULL;
+	w->addr = NULL;
+}
+
+static g *g_of_waiter(struct waiter *w)
+{
+	return (g *)((char *)w - offsetof(g, w));
+}
+
+struct parkarg {
+	struct bucket *b;
+	bool timed;
+};
+
+/* unlockf: on g0, gp's context is saved. Arm the deadline, then let
+ * wakers see the G. */
+static bool park_commit(g *gp, void *arg)
+{
+	struct parkarg *pa = arg;
+
+	if (pa->timed)
+		timer_add(&gp->timer);
+	if (pa->b)
+		unlock(&pa->b->lock);
+	return true;
+}
+
+static uint64_t begin_wait(g *gp, int64_t deadline)
+{
+	uint64_t gen = ++gp->waitgen;
+
+	atomic_store_explicit(&gp->waitstate, gen << 2 | W_WAITING,
+			      memory_order_relaxed);
+	if (deadline >= 0) {
+		gp->timer.when = deadline;
+		gp->timer.gp = gp;
+		gp->timer.gen = gen;
+	}
+	return gen;
+}
+
+/* After waking: stop the timer and say who woke us. */
+static unsigned end_wait(g *gp, int64_t deadline)
+{
+	if (deadline >= 0)
+		timer_del(&gp->timer);
+	/* acquire: pairs with the CAS of whoever readied us. */
+	return atomic_load_explicit(&gp->waitstate, memory_order_acquire) & 3;
+}
+
+int gfutex_wait(const void *addr, uint32_t val, int64_t deadline)
+{
+	g *gp = getg();
+	struct bucket *b = bucketof(addr);
+	struct parkarg pa = { b, deadline >= 0 };
+
+	if (deadline >= 0 && deadline <= nanotime())
+		return atomic_load_explicit((_Atomic uint32_t *)addr,
+					    memory_order_acquire) != val
+			       ? -EAGAIN
+			       : -ETIMEDOUT;
+	lock(&b->lock);
+	if (atomic_load_explicit((_Atomic uint32_t *)addr,
+				 memory_order_seq_cst) != val) {
+		unlock(&b->lock);
+		return -EAGAIN;
+	}
+	begin_wait(gp, deadline);
+	gp->w.addr = addr;
+	gp->w.next = NULL;
+	gp->w.prev = b->tail;
+	if (b->tail)
+		b->tail->next = &gp->w;
+	else
+		b->head = &gp->w;
+	b->tail = &gp->w;
+	gopark(park_commit, &pa, WAIT_FUTEX);
+	return end_wait(gp, deadline) == W_TIMEDOUT ? -ETIMEDOUT : 0;
+}
+
+int gfutex_wake(const void *addr, int n)
+{
+	struct bucket *b = bucketof(addr);
+	g *ready[16];
+	int nready = 0, total = 0;
+
+again:
+	lock(&b->lock);
+	for (struct waiter *w = b->head, *next; w && total < n; w = next) {
+		next = w->next;
+		if (w->addr != addr)
+			continue;
+		g *gp = g_of_waiter(w);
+		uint64_t s = atomic_load_explicit(&gp->waitstate,
+						  memory_order_relaxed);
+		if ((s & 3) != W_WAITING)
+			continue;	/* its timer won; it unlinks itself */
+		/* acq_rel: we own the wakeup; pairs with end_wait. */
+		if (!atomic_compare_exchange_strong_explicit(
+			    &gp->waitstate, &s, (s & ~3ull) | W_WOKEN,
+			    memory_order_acq_rel, memory_order_relaxed))
+			continue;
+		unlink_w(b, w);
+		ready[nready++] = gp;
+		total++;
+		if (nready == 16)
+			break;
+	}
+	unlock(&b->lock);
+	for (int i = 0; i < nready; i++)
+		goready(ready[i]);
+	if (nready == 16 && total < n) {
+		nready = 0;
+		goto again;
+	}
+	return total;
+}
+
+void timer_fire(g *gp, uint64_t gen)
+{
+	uint64_t s = gen << 2 | W_WAITING;
+
+	/* acq_rel: we own the wakeup; pairs with end_wait. */
+	if (!atomic_compare_exchange_strong_explicit(
+		    &gp->waitstate, &s, gen << 2 | W_TIMEDOUT,
+		    memory_order_acq_rel, memory_order_relaxed))
+		return;
+	/* gp is still parked in wait gen: its fields are stable. */
+	const void *addr = gp->w.addr;
+	if (addr) {
+		struct bucket *b = bucketof(addr);
+		lock(&b->lock);
+		unlink_w(b, &gp->w);
+		unlock(&b->lock);
+	}
+	goready(gp);
+}
+
+void g_sleep_until(int64_t deadline)
+{
+	g *gp = getg();
+	struct parkarg pa = { NULL, true };
+
+	if (deadline <= nanotime())
+		return;
+	gp->w.addr = NULL;
+	begin_wait(gp, deadline);
+	gopark(park_commit, &pa, WAIT_SLEEP);
+	end_wait(gp, deadline);
+}

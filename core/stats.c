@@ -1,0 +1,53 @@
+/*
+ * stats.c: the GMP_STATS=1 summary printed at exit. Owns nothing but the
+ * start time; it reads the per-P counters racily (they are statistics) and
+ * the global atomics. Go: the closest is GODEBUG=schedtrace's last line.
+ */
+#include <stdio.h>
+#include <sys/resource.h>
+#include <sys/syscall.h>
+#include "core.h"
+
+int64_t stats_start_ns;
+
+void stats_print(void)
+{
+	uint64_t nswitch = 0, nsteal = 0, npark = 0, nyield = 0;
+	uint64_t mapped, chunks;
+	char buf[1024];
+	struct rusage ru;
+
+	for (int i = 0; i < sched.nprocs; i++) {
+		p *pp = sched.allp[i];
+		nswitch += pp->nswitch;
+		nsteal += pp->nsteal;
+		npark += pp->npark;
+		nyield += pp->nyield;
+	}
+	stack_stats(&mapped, &chunks);
+	getrusage(RUSAGE_SELF, &ru);
+	double run = (double)(nanotime() - stats_start_ns) / 1e9;
+	int n = snprintf(buf, sizeof buf,
+		"libgmp stats\n"
+		"  procs (P)          %d\n"
+		"  threads (M)        %d\n"
+		"  Gs created         %llu\n"
+		"  peak live Gs       %llu\n"
+		"  context switches   %llu\n"
+		"  steals             %llu\n"
+		"  parks              %llu\n"
+		"  yields             %llu\n"
+		"  stack reserved     %llu MiB in %llu chunks\n"
+		"  max RSS            %ld KiB\n"
+		"  run time           %.3f s\n",
+		sched.nprocs, sched.mcount,
+		(unsigned long long)g_created,
+		(unsigned long long)g_peak_live,
+		(unsigned long long)nswitch, (unsigned long long)nsteal,
+		(unsigned long long)npark, (unsigned long long)nyield,
+		(unsigned long long)(mapped >> 20),
+		(unsigned long long)chunks, ru.ru_maxrss, run);
+	if (n > (int)sizeof buf)
+		n = sizeof buf;
+	arch_syscall(SYS_write, 2, buf, n, 0);
+}

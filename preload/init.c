@@ -1,0 +1,180 @@
+/*
+ * init.c: libgmp's constructor. Parses GMP_*, resolves the real libc,
+ * probes glibc's TCB layout, adopts the main thread as the first G and
+ * starts the scheduler; prints GMP_STATS at exit. Also the public
+ * gmpsched_* API (include/gmpsched.h).
+ *
+ * Decisions. A bad GMP_* value is reported once on stderr and the default
+ * used. If the TCB probe fails (an unsupported glibc), libgmp stays
+ * inactive and says so: every shim then forwards to glibc, so the program
+ * still runs, natively. The default number of Ps is the number of CPUs in
+ * the affinity mask, lowered to the cgroup v2 CPU quota (cpu.max, rounded
+ * up) of the process's cgroup and its ancestors.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <sched.h>
+#include <stdatomic.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/syscall.h>
+#include "gmpsched.h"
+#include "real.h"
+#include "core.h"
+
+struct config cfg;
+int gmp__active;
+
+static long read_file(const char *path, char *buf, size_t n)
+{
+	long fd = arch_syscall(SYS_open, path, O_RDONLY | O_CLOEXEC, 0, 0);
+
+	if (fd < 0)
+		return -1;
+	long r = arch_syscall(SYS_read, fd, buf, n - 1, 0);
+	arch_syscall(SYS_close, fd, 0, 0, 0);
+	if (r < 0)
+		return -1;
+	buf[r] = 0;
+	return r;
+}
+
+/* ceil(quota / period) of cgroup dir and its ancestors, or 0. */
+static int cgroup_cpus(void)
+{
+	char cg[512], path[700], buf[64];
+	int best = 0;
+
+	if (read_file("/proc/self/cgroup", cg, sizeof cg) <= 0)
+		return 0;
+	char *rel = strstr(cg, "0::");
+	if (!rel)
+		return 0;
+	rel += 3;
+	rel[strcspn(rel, "\n")] = 0;
+	for (;;) {
+		snprintf(path, sizeof path, "/sys/fs/cgroup%s/cpu.max",
+			 strcmp(rel, "/") ? rel : "");
+		if (read_file(path, buf, sizeof buf) > 0 &&
+		    strncmp(buf, "max", 3) != 0) {
+			long quota = strtol(buf, NULL, 10);
+			long period = strtol(strchr(buf, ' ') ?: "100000",
+					     NULL, 10);
+			if (quota > 0 && period > 0) {
+				int n = (int)((quota + period - 1) / period);
+				if (!best || n < best)
+					best = n;
+			}
+		}
+		char *slash = strrchr(rel, '/');
+		if (!slash || slash == rel)
+			break;
+		*slash = 0;
+	}
+	return best;
+}
+
+static int default_procs(void)
+{
+	cpu_set_t set;
+	int n = 1;
+
+	if (sched_getaffinity(0, sizeof set, &set) == 0)
+		n = CPU_COUNT(&set);
+	int q = cgroup_cpus();
+	if (q > 0 && q < n)
+		n = q;
+	if (n < 1)
+		n = 1;
+	return n > MAXPROCS_LIMIT ? MAXPROCS_LIMIT : n;
+}
+
+static void parse_env(void)
+{
+	const char *v;
+
+	v = getenv("GMP_DEBUG");
+	cfg.debug = v && *v && strcmp(v, "0") != 0;
+
+	cfg.maxprocs = default_procs();
+	v = getenv("GMP_MAXPROCS");
+	if (v && *v) {
+		char *end;
+		errno = 0;
+		long n = strtol(v, &end, 10);
+		if (errno || *end || n < 1 || n > MAXPROCS_LIMIT)
+			warnf("GMP_MAXPROCS=%s: not an integer from 1 to %d; "
+			      "using %d", v, MAXPROCS_LIMIT, cfg.maxprocs);
+		else
+			cfg.maxprocs = (int)n;
+	}
+
+	v = getenv("GMP_STATS");
+	if (v && *v) {
+		if (strcmp(v, "1") == 0)
+			cfg.stats = 1;
+		else if (strcmp(v, "0") != 0)
+			warnf("GMP_STATS=%s: expected 1 or 0; statistics off",
+			      v);
+	}
+}
+
+static void start(void)
+{
+	static _Atomic int once;
+	int zero = 0;
+
+	if (!atomic_compare_exchange_strong(&once, &zero, 1))
+		return;
+	gmp__resolve();
+	parse_env();
+	if (!arch_init())
+		debugf("wrfsbase unavailable: switching %%fs with arch_prctl "
+		       "(slower context switches)");
+	if (g_tls_init() < 0) {
+		warnf("inactive: threads run natively");
+		return;
+	}
+	stats_start_ns = nanotime();
+	sched_init(g_adopt_main());
+	gmp__active = 1;
+	debugf("started: %d procs", cfg.maxprocs);
+}
+
+void gmp__ensure_init(void)
+{
+	if (!gmp__active)
+		start();
+}
+
+__attribute__((constructor(101))) static void gmp_ctor(void)
+{
+	start();
+}
+
+__attribute__((destructor)) static void gmp_dtor(void)
+{
+	if (gmp__active && cfg.stats)
+		stats_print();
+}
+
+__attribute__((visibility("default"))) const char *gmpsched_version(void)
+{
+	return GMPSCHED_VERSION;
+}
+
+__attribute__((visibility("default"))) int gmpsched_maxprocs(void)
+{
+	return gmp__active ? sched.nprocs : 0;
+}
+
+__attribute__((visibility("default"))) void gmpsched_yield(void)
+{
+	g *gp = getg();
+
+	if (gp && !gp->is_g0)
+		gosched();
+	else
+		real.sched_yield();
+}

@@ -1,0 +1,91 @@
+/*
+ * real.h: the real libc functions behind every shim, looked up once by
+ * resolve.c. Only shims/ and preload/ include this. A shim calls the real
+ * function when the caller is not a G (a thread libgmp did not create, or
+ * code running before the runtime started) and for the objects libgmp
+ * leaves to glibc (process-shared, robust and priority mutexes).
+ */
+#ifndef GMP_REAL_H
+#define GMP_REAL_H
+
+#include <pthread.h>
+#include <semaphore.h>
+#include <threads.h>
+#include <time.h>
+#include <unistd.h>
+
+#pragma GCC visibility push(hidden)
+
+struct real {
+	int (*pthread_create)(pthread_t *, const pthread_attr_t *,
+			      void *(*)(void *), void *);
+	int (*pthread_join)(pthread_t, void **);
+	int (*pthread_tryjoin_np)(pthread_t, void **);
+	int (*pthread_timedjoin_np)(pthread_t, void **,
+				    const struct timespec *);
+	int (*pthread_clockjoin_np)(pthread_t, void **, clockid_t,
+				    const struct timespec *);
+	int (*pthread_detach)(pthread_t);
+	void (*pthread_exit)(void *);
+	int (*pthread_getattr_np)(pthread_t, pthread_attr_t *);
+	int (*pthread_setname_np)(pthread_t, const char *);
+	int (*pthread_getname_np)(pthread_t, char *, size_t);
+	int (*pthread_getschedparam)(pthread_t, int *, struct sched_param *);
+	int (*pthread_setschedparam)(pthread_t, int,
+				     const struct sched_param *);
+	int (*pthread_setschedprio)(pthread_t, int);
+	int (*pthread_mutex_lock)(pthread_mutex_t *);
+	int (*pthread_mutex_trylock)(pthread_mutex_t *);
+	int (*pthread_mutex_timedlock)(pthread_mutex_t *,
+				       const struct timespec *);
+	int (*pthread_mutex_clocklock)(pthread_mutex_t *, clockid_t,
+				       const struct timespec *);
+	int (*pthread_mutex_unlock)(pthread_mutex_t *);
+	int (*pthread_mutex_init)(pthread_mutex_t *,
+				  const pthread_mutexattr_t *);
+	int (*pthread_mutex_destroy)(pthread_mutex_t *);
+	int (*pthread_cond_init)(pthread_cond_t *, const pthread_condattr_t *);
+	int (*pthread_cond_destroy)(pthread_cond_t *);
+	int (*pthread_cond_wait)(pthread_cond_t *, pthread_mutex_t *);
+	int (*pthread_cond_timedwait)(pthread_cond_t *, pthread_mutex_t *,
+				      const struct timespec *);
+	int (*pthread_cond_clockwait)(pthread_cond_t *, pthread_mutex_t *,
+				      clockid_t, const struct timespec *);
+	int (*pthread_cond_signal)(pthread_cond_t *);
+	int (*pthread_cond_broadcast)(pthread_cond_t *);
+	int (*sem_init)(sem_t *, int, unsigned);
+	int (*sem_destroy)(sem_t *);
+	int (*sem_wait)(sem_t *);
+	int (*sem_trywait)(sem_t *);
+	int (*sem_timedwait)(sem_t *, const struct timespec *);
+	int (*sem_clockwait)(sem_t *, clockid_t, const struct timespec *);
+	int (*sem_post)(sem_t *);
+	int (*sem_getvalue)(sem_t *, int *);
+	int (*nanosleep)(const struct timespec *, struct timespec *);
+	int (*clock_nanosleep)(clockid_t, int, const struct timespec *,
+			       struct timespec *);
+	int (*usleep)(useconds_t);
+	unsigned (*sleep)(unsigned);
+	int (*sched_yield)(void);
+	int (*pthread_once)(pthread_once_t *, void (*)(void));
+	int (*pthread_key_create)(pthread_key_t *, void (*)(void *));
+	int (*pthread_key_delete)(pthread_key_t);
+	void *(*pthread_getspecific)(pthread_key_t);
+	int (*pthread_setspecific)(pthread_key_t, const void *);
+	int (*pthread_getattr_default_np)(pthread_attr_t *);
+};
+
+extern struct real real;
+
+/* Look up every real function; idempotent. Context: any thread, before
+ * the runtime exists (dlsym may calloc: nothing on that path is ours). */
+void gmp__resolve(void);
+/* Start the runtime if the constructor has not run yet (another
+ * library's constructor called a shim first). */
+void gmp__ensure_init(void);
+/* True when the runtime is up. */
+extern int gmp__active;
+
+#pragma GCC visibility pop
+
+#endif

@@ -1,0 +1,82 @@
+/*
+ * resolve.c: finds the real libc functions behind the shims with
+ * dlsym(RTLD_NEXT), once. A missing symbol is fatal: libgmp cannot keep a
+ * promise it cannot forward.
+ */
+#include <dlfcn.h>
+#include <stdatomic.h>
+#include "real.h"
+#include "core.h"
+
+struct real real;
+struct hooks hooks;
+
+static void *need(const char *name)
+{
+	void *f = dlsym(RTLD_NEXT, name);
+
+	if (!f) {
+		warnf("cannot find the real %s: %s", name, dlerror());
+		throw("libc symbol missing");
+	}
+	return f;
+}
+
+#define R(name) real.name = need(#name)
+
+void gmp__resolve(void)
+{
+	static _Atomic int done;
+
+	if (atomic_load_explicit(&done, memory_order_acquire))
+		return;
+	R(pthread_create);
+	R(pthread_join);
+	R(pthread_tryjoin_np);
+	R(pthread_timedjoin_np);
+	R(pthread_clockjoin_np);
+	R(pthread_detach);
+	R(pthread_exit);
+	R(pthread_getattr_np);
+	R(pthread_setname_np);
+	R(pthread_getname_np);
+	R(pthread_getschedparam);
+	R(pthread_setschedparam);
+	R(pthread_setschedprio);
+	R(pthread_mutex_lock);
+	R(pthread_mutex_trylock);
+	R(pthread_mutex_timedlock);
+	R(pthread_mutex_clocklock);
+	R(pthread_mutex_unlock);
+	R(pthread_mutex_init);
+	R(pthread_mutex_destroy);
+	R(pthread_cond_init);
+	R(pthread_cond_destroy);
+	R(pthread_cond_wait);
+	R(pthread_cond_timedwait);
+	R(pthread_cond_clockwait);
+	R(pthread_cond_signal);
+	R(pthread_cond_broadcast);
+	R(sem_init);
+	R(sem_destroy);
+	R(sem_wait);
+	R(sem_trywait);
+	R(sem_timedwait);
+	R(sem_clockwait);
+	R(sem_post);
+	R(sem_getvalue);
+	R(nanosleep);
+	R(clock_nanosleep);
+	R(usleep);
+	R(sleep);
+	R(sched_yield);
+	R(pthread_once);
+	R(pthread_key_create);
+	R(pthread_key_delete);
+	R(pthread_getspecific);
+	R(pthread_setspecific);
+	R(pthread_getattr_default_np);
+	hooks.pthread_create = real.pthread_create;
+	hooks.pthread_detach = real.pthread_detach;
+	atomic_store_explicit(&done, 1, memory_order_release);
+}

@@ -1,0 +1,163 @@
+/*
+ * sem.c: unnamed, process-private POSIX semaphores at G level, on core's
+ * wait table (core/sema.c).
+ *
+ * Layout: glibc's struct new_sem: a 64-bit word with the value in its low
+ * half and the waiter count in its high half, then `private`, which glibc
+ * sets to 0 for process-shared and named semaphores. Those keep glibc's
+ * implementation (see pthread_mutex.c); private ones (FUTEX_PRIVATE_FLAG,
+ * 128) are ours.
+ *
+ * Protocol. A waiter counts itself, then parks while the value is 0; a
+ * poster increments the value, then wakes one waiter if any are counted.
+ * Both sides use seq_cst so at least one of them sees the other.
+ */
+#include <limits.h>
+#include <semaphore.h>
+#include "shim.h"
+
+struct gsem {
+	_Atomic uint32_t value;
+	_Atomic uint32_t nwaiters;
+	int private;
+};
+
+#define PRIVATE_FLAG 128
+
+static struct gsem *ours(sem_t *s)
+{
+	struct gsem *gs = (struct gsem *)s;
+
+	return gs->private == PRIVATE_FLAG ? gs : NULL;
+}
+
+EXPORT int sem_init(sem_t *s, int pshared, unsigned value)
+{
+	struct gsem *gs = (struct gsem *)s;
+
+	if (pshared)
+		return real.sem_init(s, pshared, value);
+	if (value > SEM_VALUE_MAX) {
+		errno = EINVAL;
+		return -1;
+	}
+	atomic_store(&gs->value, value);
+	atomic_store(&gs->nwaiters, 0);
+	gs->private = PRIVATE_FLAG;
+	return 0;
+}
+
+EXPORT int sem_destroy(sem_t *s)
+{
+	return ours(s) ? 0 : real.sem_destroy(s);
+}
+
+static bool try_take(struct gsem *gs)
+{
+	uint32_t v = atomic_load(&gs->value);
+
+	while (v > 0)
+		if (atomic_compare_exchange_weak(&gs->value, &v, v - 1))
+			return true;
+	return false;
+}
+
+static int wait_until(struct gsem *gs, int64_t deadline)
+{
+	for (;;) {
+		if (try_take(gs))
+			return 0;
+		atomic_fetch_add(&gs->nwaiters, 1);
+		int r = gmp__wait(&gs->value, 0, deadline);
+		atomic_fetch_sub(&gs->nwaiters, 1);
+		if (r == -ETIMEDOUT && !try_take(gs)) {
+			errno = ETIMEDOUT;
+			return -1;
+		}
+		if (r == -ETIMEDOUT)
+			return 0;
+	}
+}
+
+EXPORT int sem_wait(sem_t *s)
+{
+	struct gsem *gs = ours(s);
+
+	return gs ? wait_until(gs, -1) : real.sem_wait(s);
+}
+
+EXPORT int sem_trywait(sem_t *s)
+{
+	struct gsem *gs = ours(s);
+
+	if (!gs)
+		return real.sem_trywait(s);
+	if (try_take(gs))
+		return 0;
+	errno = EAGAIN;
+	return -1;
+}
+
+static int timed(struct gsem *gs, clockid_t clk, const struct timespec *ts)
+{
+	if (try_take(gs))
+		return 0;
+	if (!ts_valid(ts)) {
+		errno = EINVAL;
+		return -1;
+	}
+	int64_t d = gmp__deadline(clk, ts);
+	if (d < 0) {
+		errno = EINVAL;
+		return -1;
+	}
+	return wait_until(gs, d);
+}
+
+EXPORT int sem_timedwait(sem_t *s, const struct timespec *ts)
+{
+	struct gsem *gs = ours(s);
+
+	return gs ? timed(gs, CLOCK_REALTIME, ts) : real.sem_timedwait(s, ts);
+}
+
+EXPORT int sem_clockwait(sem_t *s, clockid_t clk, const struct timespec *ts)
+{
+	struct gsem *gs = ours(s);
+
+	if (!gs)
+		return real.sem_clockwait(s, clk, ts);
+	if (clk != CLOCK_REALTIME && clk != CLOCK_MONOTONIC) {
+		errno = EINVAL;
+		return -1;
+	}
+	return timed(gs, clk, ts);
+}
+
+EXPORT int sem_post(sem_t *s)
+{
+	struct gsem *gs = ours(s);
+
+	if (!gs)
+		return real.sem_post(s);
+	uint32_t v = atomic_load(&gs->value);
+	do {
+		if (v == SEM_VALUE_MAX) {
+			errno = EOVERFLOW;
+			return -1;
+		}
+	} while (!atomic_compare_exchange_weak(&gs->value, &v, v + 1));
+	if (atomic_load(&gs->nwaiters))
+		gmp__wake(&gs->value, 1);
+	return 0;
+}
+
+EXPORT int sem_getvalue(sem_t *s, int *sval)
+{
+	struct gsem *gs = ours(s);
+
+	if (!gs)
+		return real.sem_getvalue(s, sval);
+	*sval = (int)atomic_load(&gs->value);
+	return 0;
+}

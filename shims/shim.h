@@ -1,0 +1,64 @@
+/*
+ * shim.h: helpers every shim shares: who is calling (a G or not), time
+ * conversions, and the wait/wake pair that parks a G or, for a caller that
+ * is not a G, polls.
+ */
+#ifndef GMP_SHIM_H
+#define GMP_SHIM_H
+
+#include <errno.h>
+#include <time.h>
+#include "../preload/real.h"
+#include "core.h"
+
+#pragma GCC visibility push(hidden)
+
+#define EXPORT __attribute__((visibility("default")))
+
+/* The calling G, or NULL when the caller is not a G (the runtime is not up,
+ * a thread glibc started for itself, a g0). */
+static inline g *curg(void)
+{
+	g *gp = getg();
+
+	return gp && !gp->is_g0 ? gp : NULL;
+}
+
+/* Validate a timespec as POSIX does for absolute and relative times. */
+static inline bool ts_valid(const struct timespec *ts)
+{
+	return ts->tv_nsec >= 0 && ts->tv_nsec < 1000000000;
+}
+
+static inline int64_t ts_ns(const struct timespec *ts)
+{
+	return (int64_t)ts->tv_sec * 1000000000 + ts->tv_nsec;
+}
+
+/* An absolute time on clk as a CLOCK_MONOTONIC deadline. A CLOCK_REALTIME
+ * deadline is converted when the wait starts: a later clock step does not
+ * move it (documented in the README). Returns -1 for a bad clock. */
+int64_t gmp__deadline(clockid_t clk, const struct timespec *abstime);
+/* now + rel, saturating. */
+int64_t gmp__after(int64_t rel_ns);
+
+/* Wait while *addr == val (G: park; other callers: poll). Returns 0,
+ * -EAGAIN or -ETIMEDOUT like gfutex_wait. */
+int gmp__wait(const void *addr, uint32_t val, int64_t deadline);
+int gmp__wake(const void *addr, int n);
+
+/* mutex internals shared with the condvar and C11 shims */
+int gmp__mutex_lock(pthread_mutex_t *m, int64_t deadline);
+int gmp__mutex_unlock(pthread_mutex_t *m);
+/* Release m completely for a condvar wait, returning the recursion count
+ * to restore; 0 and *err set when the caller does not own it. */
+unsigned gmp__mutex_release(pthread_mutex_t *m, int *err);
+void gmp__mutex_reacquire(pthread_mutex_t *m, unsigned count);
+bool gmp__mutex_is_ours(pthread_mutex_t *m);
+
+int gmp__cond_wait(pthread_cond_t *c, pthread_mutex_t *m,
+		   clockid_t clk, const struct timespec *abstime, bool useclk);
+
+#pragma GCC visibility pop
+
+#endif
