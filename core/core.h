@@ -101,6 +101,7 @@ enum mcallop {
 	MCALL_PARK,	/* gopark */
 	MCALL_YIELD,	/* gosched */
 	MCALL_EXIT,	/* goexit */
+	MCALL_EXITSYSCALL, /* exitsyscall found no P */
 };
 
 /* join/detach state bits of g.joinword (futex word for pthread_join) */
@@ -183,6 +184,7 @@ struct m {
 	g *curg;
 	p *p;
 	p *nextp;
+	p *oldp;		/* the P it had before a syscall */
 	bool spinning;
 	bool is_m0;
 	struct note park;
@@ -200,12 +202,13 @@ struct m {
 	g g0store;
 };
 
-enum pstatus { P_IDLE, P_RUNNING };
+enum pstatus { P_IDLE, P_RUNNING, P_SYSCALL };
 
 struct p {
 	int id;
-	int status;
+	_Atomic int status;
 	m *m;
+	uint32_t syscalltick;	/* bumped by every entersyscall */
 	p *link;		/* idle list */
 	uint32_t schedtick;
 
@@ -219,6 +222,7 @@ struct p {
 	uint64_t nsteal;
 	uint64_t npark;
 	uint64_t nyield;
+	uint64_t nsyscall;
 } __attribute__((aligned(64)));
 
 struct sched {
@@ -315,6 +319,38 @@ _Noreturn void mstart(m *mp);
 void *mstart_thread(void *arg);
 void wakep(void);
 int32_t live_g_add(int32_t d);
+/* Switch to g0 with request op. Context: G. */
+void mcall(int op);
+/* Go's P and M handling, for syscall.c and sysmon.c. sched.lock held for
+ * pidleput/pidleget; acquirep/releasep by the M concerned; startm and
+ * stopm take it themselves. */
+void acquirep(m *mp, p *pp);
+p *releasep(m *mp);
+void pidleput(p *pp);
+p *pidleget(void);
+void startm(p *pp, bool spinning);
+p *stopm(m *mp, int64_t until);
+
+/* ---- syscall.c ------------------------------------------------------- */
+
+/* Bracket a system call that may block: the P stays marked P_SYSCALL with
+ * no M, so sysmon can hand it to another M if the call lasts; exitsyscall
+ * takes it back, or any idle P, or queues the G and parks the M.
+ * Go: entersyscall, exitsyscall, handoffp.
+ * Context: G. Locks: none held. Blocks: exitsyscall may park the G. */
+void entersyscall(void);
+void exitsyscall(void);
+/* Give a P whose M is gone (in a syscall) to another M, or idle it.
+ * Context: sysmon. */
+void handoffp(p *pp);
+
+/* ---- sysmon.c -------------------------------------------------------- */
+
+/* Start the monitor thread. Context: main thread, from sched_init. */
+void sysmon_init(void);
+/* A syscall began: make sure a long-sleeping sysmon will look soon. */
+void sysmon_kick(void);
+extern _Atomic uint64_t sysmon_retakes;
 
 /* ---- m.c ------------------------------------------------------------- */
 

@@ -70,7 +70,7 @@ static uint32_t fastrand(m *mp)
 	return mp->fastrand = x;
 }
 
-static void acquirep(m *mp, p *pp)
+void acquirep(m *mp, p *pp)
 {
 	if (pp->m || pp->status != P_IDLE)
 		throw("acquirep: P in use");
@@ -79,7 +79,7 @@ static void acquirep(m *mp, p *pp)
 	pp->status = P_RUNNING;
 }
 
-static p *releasep(m *mp)
+p *releasep(m *mp)
 {
 	p *pp = mp->p;
 
@@ -92,7 +92,7 @@ static p *releasep(m *mp)
 }
 
 /* sched.lock held */
-static void pidleput(p *pp)
+void pidleput(p *pp)
 {
 	if (!runqempty(pp))
 		throw("pidleput: P has a non-empty run queue");
@@ -102,7 +102,7 @@ static void pidleput(p *pp)
 	atomic_fetch_add(&sched.npidle, 1);
 }
 
-static p *pidleget(void)
+p *pidleget(void)
 {
 	p *pp = sched.pidle;
 
@@ -149,7 +149,7 @@ static bool mremove(m *mp)
 }
 
 /* Run some M on pp (an idle P if NULL). Go: startm. */
-static void startm(p *pp, bool spinning)
+void startm(p *pp, bool spinning)
 {
 	lock(&sched.lock);
 	if (!pp) {
@@ -194,7 +194,7 @@ static void resetspinning(m *mp)
 
 /* Sleep until handed a P (returned, acquired) or until the timer
  * deadline passes or moves (NULL). Go: stopm. Context: g0 without P. */
-static p *stopm(m *mp, int64_t until)
+p *stopm(m *mp, int64_t until)
 {
 	bool sleeper = false;
 
@@ -393,6 +393,14 @@ static g *finish_mcall(m *mp)
 		mp->p->nyield++;
 		runqput(mp->p, gp, false);
 		return NULL;
+	case MCALL_EXITSYSCALL:
+		/* no P was free: queue gp globally, this M waits for a P */
+		atomic_store_explicit(&gp->status, G_RUNNABLE,
+				      memory_order_relaxed);
+		lock(&sched.lock);
+		globrunqput(gp);
+		unlock(&sched.lock);
+		return NULL;
 	case MCALL_EXIT:
 		atomic_store_explicit(&gp->status, G_DEAD,
 				      memory_order_relaxed);
@@ -415,13 +423,15 @@ _Noreturn void mstart(m *mp)
 		g *gp = mp->curg ? finish_mcall(mp) : NULL;
 		bool inherit = true;
 
+		while (!mp->p)
+			stopm(mp, -1);	/* lost its P in a syscall */
 		if (!gp)
 			gp = schedule(mp, &inherit);
 		execute(mp, gp, inherit);
 	}
 }
 
-static void mcall(int op)
+void mcall(int op)
 {
 	g *gp = getg();
 	m *mp = gp->m;
@@ -517,6 +527,7 @@ void sched_init(g *main_g)
 	main_g->m = m0;
 	m0->curg = main_g;
 	m_init();
+	sysmon_init();
 }
 
 void *mstart_thread(void *arg)

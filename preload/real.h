@@ -73,6 +73,22 @@ struct real {
 	void *(*pthread_getspecific)(pthread_key_t);
 	int (*pthread_setspecific)(pthread_key_t, const void *);
 	int (*pthread_getattr_default_np)(pthread_attr_t *);
+	int (*pthread_barrier_init)(pthread_barrier_t *,
+				    const pthread_barrierattr_t *, unsigned);
+	int (*pthread_barrier_wait)(pthread_barrier_t *);
+	int (*pthread_barrier_destroy)(pthread_barrier_t *);
+	int (*pthread_rwlock_init)(pthread_rwlock_t *,
+				   const pthread_rwlockattr_t *);
+	int (*pthread_rwlock_destroy)(pthread_rwlock_t *);
+	int (*pthread_rwlock_rdlock)(pthread_rwlock_t *);
+	int (*pthread_rwlock_tryrdlock)(pthread_rwlock_t *);
+	int (*pthread_rwlock_wrlock)(pthread_rwlock_t *);
+	int (*pthread_rwlock_trywrlock)(pthread_rwlock_t *);
+	int (*pthread_rwlock_clockrdlock)(pthread_rwlock_t *, clockid_t,
+					  const struct timespec *);
+	int (*pthread_rwlock_clockwrlock)(pthread_rwlock_t *, clockid_t,
+					  const struct timespec *);
+	int (*pthread_rwlock_unlock)(pthread_rwlock_t *);
 };
 
 extern struct real real;
@@ -80,6 +96,8 @@ extern struct real real;
 /* Look up every real function; idempotent. Context: any thread, before
  * the runtime exists (dlsym may calloc: nothing on that path is ours). */
 void gmp__resolve(void);
+/* shims/fileio.c's own table of real functions */
+void gmp__resolve_fileio(void);
 /* Start the runtime if the constructor has not run yet (another
  * library's constructor called a shim first). */
 void gmp__ensure_init(void);

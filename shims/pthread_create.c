@@ -21,7 +21,7 @@ static int read_attr(const pthread_attr_t *attr, struct gattr *a)
 	pthread_attr_t def;
 	struct sched_param sp;
 	size_t size;
-	void *addr = NULL;
+	void *lo;
 	int ds;
 
 	if (!attr) {
@@ -30,12 +30,10 @@ static int read_attr(const pthread_attr_t *attr, struct gattr *a)
 	}
 	pthread_attr_getstacksize(attr, &a->stacksize);
 	pthread_attr_getguardsize(attr, &a->guardsize);
-#pragma GCC diagnostic push
-#pragma GCC diagnostic ignored "-Wdeprecated-declarations"
-	pthread_attr_getstackaddr(attr, &addr);	/* NULL unless set */
-#pragma GCC diagnostic pop
-	if (addr) {
-		pthread_attr_getstack(attr, &a->stackaddr, &size);
+	/* glibc keeps the stack's top, NULL unless set: lo + size == 0 */
+	pthread_attr_getstack(attr, &lo, &size);
+	if ((uintptr_t)lo + size != 0) {
+		a->stackaddr = lo;
 		a->stacksize = size;
 		a->guardsize = 0;
 	}

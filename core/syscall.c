@@ -1,0 +1,101 @@
+/*
+ * syscall.c: system calls that may block. Go: entersyscall, exitsyscall,
+ * exitsyscallfast, handoffp (proc.go). Owns m.oldp and the P_SYSCALL
+ * state of a P.
+ *
+ * Model (DESIGN.md §4, class 2). A G about to make a blocking call
+ * detaches its P: the P stays P_SYSCALL, owned by nobody, remembered in
+ * m.oldp. If the call returns quickly, exitsyscall takes the same P back
+ * with one CAS and nothing else happened. If it lasts, sysmon (sysmon.c)
+ * wins that CAS instead and hands the P to another M (handoffp), so the
+ * other Gs keep running; the returning M then takes any idle P, or queues
+ * its G on the global queue and sleeps until an M is needed.
+ *
+ * Invariants. A P in P_SYSCALL has m == NULL and exactly one M with
+ * m.oldp pointing at it. Whoever moves it out of P_SYSCALL by CAS (the
+ * returning M or sysmon) owns it.
+ *
+ * Rejected. A thread per blocking call (as libraries without a scheduler
+ * do): costs the kernel thread the G was meant to save. Handing the P off
+ * at every call: a futex wake per read(2); the fast path is one CAS.
+ */
+#include "core.h"
+
+void entersyscall(void)
+{
+	g *gp = getg();
+	m *mp = gp->m;
+	p *pp = mp->p;
+
+	pp->syscalltick++;
+	pp->nsyscall++;
+	atomic_store_explicit(&gp->status, G_SYSCALL, memory_order_relaxed);
+	mp->oldp = pp;
+	mp->p = NULL;
+	pp->m = NULL;
+	/* release: the fields above are visible to sysmon's CAS. */
+	atomic_store_explicit(&pp->status, P_SYSCALL, memory_order_release);
+	sysmon_kick();
+}
+
+void exitsyscall(void)
+{
+	g *gp = getg();
+	m *mp = gp->m;
+	p *pp = mp->oldp;
+	int s = P_SYSCALL;
+
+	mp->oldp = NULL;
+	/* acquire: pairs with entersyscall's release (same M) and makes the
+	 * P ours again if sysmon did not take it. */
+	if (atomic_compare_exchange_strong_explicit(&pp->status, &s, P_RUNNING,
+						    memory_order_acquire,
+						    memory_order_relaxed)) {
+		mp->p = pp;
+		pp->m = mp;
+		atomic_store_explicit(&gp->status, G_RUNNING,
+				      memory_order_relaxed);
+		return;
+	}
+	lock(&sched.lock);
+	pp = pidleget();
+	unlock(&sched.lock);
+	if (pp) {
+		acquirep(mp, pp);
+		atomic_store_explicit(&gp->status, G_RUNNING,
+				      memory_order_relaxed);
+		return;
+	}
+	/* every P is busy: queue ourselves, the M waits for a P */
+	atomic_store_explicit(&gp->status, G_RUNNING, memory_order_relaxed);
+	mcall(MCALL_EXITSYSCALL);
+}
+
+void handoffp(p *pp)
+{
+	/* work queued on it, or globally: it needs an M now */
+	if (!runqempty(pp) ||
+	    atomic_load_explicit(&sched.runqsize, memory_order_relaxed)) {
+		startm(pp, false);
+		return;
+	}
+	/* nobody is looking for work: let this P's M be the one */
+	int32_t zero = 0;
+	if (atomic_load(&sched.nmspinning) + atomic_load(&sched.npidle) == 0 &&
+	    atomic_compare_exchange_strong(&sched.nmspinning, &zero, 1)) {
+		startm(pp, true);
+		return;
+	}
+	lock(&sched.lock);
+	if (atomic_load_explicit(&sched.runqsize, memory_order_relaxed)) {
+		unlock(&sched.lock);
+		startm(pp, false);
+		return;
+	}
+	pidleput(pp);
+	unlock(&sched.lock);
+	/* a due timer needs someone awake */
+	int64_t next = timers_next();
+	if (next >= 0 && next <= nanotime() + 1000000)
+		wakep();
+}

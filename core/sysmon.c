@@ -1,0 +1,114 @@
+/*
+ * sysmon.c: the monitor thread. Go: sysmon, retake (proc.go).
+ * Owns the sysmon thread and its per-P observations.
+ *
+ * Model. A kernel thread without a P wakes every 20 µs while it finds
+ * something to do, doubling its sleep up to 10 ms after 50 idle rounds
+ * (Go's policy). Each round it looks at every P in P_SYSCALL: a P whose
+ * syscalltick has not moved since the previous round has been in the same
+ * call for at least one round, and is handed to another M if it has work
+ * queued, or if no M is spinning and no P is idle, or if the call has
+ * lasted 10 ms. A syscall start kicks a long-sleeping sysmon, so a retake
+ * is never more than ~20 µs + one round late.
+ *
+ * Not yet here (issue 5): Ms blocked where no shim saw it (class 3),
+ * preemption requests (issue 6), netpoll, reaping idle Ms.
+ *
+ * Rejected. A timer per syscall: costs every fast syscall; polling a few
+ * words per P per round costs nothing.
+ */
+#include <pthread.h>
+#include <sys/syscall.h>
+#include <time.h>
+#include "core.h"
+
+_Atomic uint64_t sysmon_retakes;
+
+static struct {
+	uint32_t tick[MAXPROCS_LIMIT];
+	int64_t since[MAXPROCS_LIMIT];
+	_Atomic uint32_t longsleep;	/* futex: 1 while sleeping > 1 ms */
+} sm;
+
+void sysmon_kick(void)
+{
+	uint32_t one = 1;
+
+	/* relaxed: a stale read only delays the retake by one sleep. */
+	if (atomic_load_explicit(&sm.longsleep, memory_order_relaxed) &&
+	    atomic_compare_exchange_strong(&sm.longsleep, &one, 0))
+		futex_wake(&sm.longsleep, 1);
+}
+
+static int retake(int64_t now)
+{
+	int n = 0;
+
+	for (int i = 0; i < sched.nprocs; i++) {
+		p *pp = sched.allp[i];
+		if (atomic_load_explicit(&pp->status, memory_order_acquire) !=
+		    P_SYSCALL)
+			continue;
+		uint32_t t = pp->syscalltick;
+		if (sm.tick[i] != t) {
+			sm.tick[i] = t;
+			sm.since[i] = now;
+			continue;
+		}
+		if (runqempty(pp) &&
+		    atomic_load(&sched.nmspinning) + atomic_load(&sched.npidle) >
+			    0 &&
+		    now - sm.since[i] < 10000000)
+			continue;
+		int s = P_SYSCALL;
+		if (!atomic_compare_exchange_strong(&pp->status, &s, P_IDLE))
+			continue;
+		atomic_fetch_add_explicit(&sysmon_retakes, 1,
+					  memory_order_relaxed);
+		handoffp(pp);
+		n++;
+	}
+	return n;
+}
+
+static void *sysmon_main(void *arg)
+{
+	int64_t delay = 20000;
+	int idle = 0;
+
+	(void)arg;
+	for (;;) {
+		if (idle == 0)
+			delay = 20000;
+		else if (idle > 50 && delay < 10000000)
+			delay *= 2;
+		if (delay > 10000000)
+			delay = 10000000;
+		if (delay > 1000000) {
+			atomic_store(&sm.longsleep, 1);
+			futex_wait(&sm.longsleep, 1, nanotime() + delay);
+			atomic_store(&sm.longsleep, 0);
+		} else {
+			struct timespec ts = { 0, delay };
+			arch_syscall(SYS_nanosleep, &ts, NULL, 0, 0);
+		}
+		if (retake(nanotime()))
+			idle = 0;
+		else
+			idle++;
+	}
+	return NULL;
+}
+
+void sysmon_init(void)
+{
+	pthread_attr_t attr;
+	pthread_t t;
+
+	pthread_attr_init(&attr);
+	pthread_attr_setstacksize(&attr, 128 << 10);
+	pthread_attr_setdetachstate(&attr, PTHREAD_CREATE_DETACHED);
+	if (hooks.pthread_create(&t, &attr, sysmon_main, NULL))
+		throw("cannot create the sysmon thread");
+	pthread_attr_destroy(&attr);
+}
