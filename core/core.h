@@ -148,6 +148,7 @@ struct g {
 	bool reused;		/* TCB came from the pool: re-initialise */
 	bool user_stack;
 	bool stack_chunked;
+	int rt;			/* depth of rt_enter */
 
 	/* memory: the mapping and the usable stack [stack_lo, stack_hi) */
 	void *map_base;
@@ -195,6 +196,7 @@ struct m {
 	uint32_t fastrand;
 
 	/* mcall request from curg */
+	_Atomic int pstate;	/* PS_*: may sysmon take the P? */
 	int mcallop;
 	bool (*waitunlockf)(g *, void *);
 	void *waitarg;
@@ -344,13 +346,27 @@ void exitsyscall(void);
  * Context: sysmon. */
 void handoffp(p *pp);
 
+/* P ownership against sysmon's stray-block retake (DESIGN.md §4 class
+ * 3). An M running user code is PS_USER: if its kernel thread sleeps where
+ * no shim saw it (a glibc-internal futex, an inline syscall), sysmon may
+ * take its P (PS_STEALING, then PS_STOLEN). Every runtime entry from a G
+ * brackets itself with rt_enter/rt_exit (nesting): rt_enter makes the M
+ * PS_RUNTIME, which sysmon never touches, and takes a P back first if it
+ * was stolen, like exitsyscall. g0 is always PS_RUNTIME.
+ * Context: G (no-ops elsewhere). Blocks: rt_enter may park the G. */
+enum { PS_RUNTIME, PS_USER, PS_STEALING, PS_STOLEN };
+void rt_enter(void);
+void rt_exit(void);
+/* A new G is about to run user code. */
+void rt_start(void);
+
 /* ---- sysmon.c -------------------------------------------------------- */
 
 /* Start the monitor thread. Context: main thread, from sched_init. */
 void sysmon_init(void);
 /* A syscall began: make sure a long-sleeping sysmon will look soon. */
 void sysmon_kick(void);
-extern _Atomic uint64_t sysmon_retakes;
+extern _Atomic uint64_t sysmon_retakes, sysmon_stray;
 
 /* ---- m.c ------------------------------------------------------------- */
 

@@ -399,7 +399,7 @@ static int g_create_user(const struct gattr *a, void *(*fn)(void *),
 	return 0;
 }
 
-int g_create(const struct gattr *a, void *(*fn)(void *), void *arg, g **out)
+static int g_create1(const struct gattr *a, void *(*fn)(void *), void *arg, g **out)
 {
 	size_t ps = stack_pagesize();
 	size_t guard = roundup(a->guardsize, ps);
@@ -453,7 +453,7 @@ int g_create(const struct gattr *a, void *(*fn)(void *), void *arg, g **out)
 
 /* A joined or detached-and-dead G gives its memory back. Context: G, or
  * g0 for a detached G (then nothing here may allocate or free). */
-void g_release(g *gp, bool on_g0)
+static void g_release1(g *gp, bool on_g0)
 {
 	if (gp->is_main)
 		return;
@@ -535,6 +535,7 @@ void g_main(void *arg)
 	__ctype_init();
 	errno = 0;
 	h_errno = 0;
+	rt_start();
 	g_exit(gp->start(gp->arg));
 }
 
@@ -549,6 +550,7 @@ _Noreturn void g_exit(void *result)
 		_dl_deallocate_tls(gp->tp, false);
 	if (live_g_add(-1) == 0)
 		exit(0);	/* the last thread ends the process */
+	rt_enter();
 	goexit();
 }
 
@@ -558,4 +560,19 @@ void g_foreach(void (*fn)(g *, void *), void *arg)
 	for (g *gp = gfree.allg; gp; gp = gp->alllink)
 		fn(gp, arg);
 	unlock(&gfree.lock);
+}
+
+int g_create(const struct gattr *a, void *(*fn)(void *), void *arg, g **out)
+{
+	rt_enter();
+	int r = g_create1(a, fn, arg, out);
+	rt_exit();
+	return r;
+}
+
+void g_release(g *gp, bool on_g0)
+{
+	rt_enter();
+	g_release1(gp, on_g0);
+	rt_exit();
 }

@@ -27,7 +27,7 @@ static struct {
 
 static struct mutex keylock = MUTEX_INIT(LOCKRANK_KEYS);
 
-int keys_create(unsigned *key, void (*dtor)(void *))
+static int keys_create1(unsigned *key, void (*dtor)(void *))
 {
 	lock(&keylock);
 	for (unsigned i = 0; i < NKEYS; i++) {
@@ -48,7 +48,7 @@ int keys_create(unsigned *key, void (*dtor)(void *))
 	return EAGAIN;
 }
 
-int keys_delete(unsigned key)
+static int keys_delete1(unsigned key)
 {
 	int r = EINVAL;
 
@@ -147,4 +147,20 @@ void keys_run_destructors(g *gp)
 				gp->keys[b][i].val = NULL;
 		}
 	}
+}
+
+int keys_create(unsigned *key, void (*dtor)(void *))
+{
+	rt_enter();
+	int r = keys_create1(key, dtor);
+	rt_exit();
+	return r;
+}
+
+int keys_delete(unsigned key)
+{
+	rt_enter();
+	int r = keys_delete1(key);
+	rt_exit();
+	return r;
 }

@@ -400,6 +400,7 @@ static g *finish_mcall(m *mp)
 		lock(&sched.lock);
 		globrunqput(gp);
 		unlock(&sched.lock);
+		wakep();	/* an idle P may be waiting for it */
 		return NULL;
 	case MCALL_EXIT:
 		atomic_store_explicit(&gp->status, G_DEAD,
@@ -477,15 +478,19 @@ void goready(g *gp)
 
 void gosched(void)
 {
+	rt_enter();
 	mcall(MCALL_YIELD);
+	rt_exit();
 }
 
 void newproc(g *gp)
 {
+	rt_enter();
 	live_g_add(1);
 	atomic_store_explicit(&gp->status, G_RUNNABLE, memory_order_relaxed);
 	runqput(getg()->m->p, gp, true);
 	wakep();
+	rt_exit();
 }
 
 _Noreturn void goexit(void)
@@ -517,6 +522,7 @@ void sched_init(g *main_g)
 	}
 	m *m0 = m_alloc();
 	m0->is_m0 = true;
+	m0->tid = (int)arch_syscall(SYS_gettid, 0, 0, 0, 0);
 	m0->g0 = g_new_g0(m0);
 	arch_ctx_init(&m0->g0->ctx, m0->g0->stack_hi, m0->g0->tp, m0_entry, m0);
 	acquirep(m0, sched.allp[0]);
@@ -526,6 +532,7 @@ void sched_init(g *main_g)
 	unlock(&sched.lock);
 	main_g->m = m0;
 	m0->curg = main_g;
+	atomic_store(&m0->pstate, PS_USER);	/* main runs user code */
 	m_init();
 	sysmon_init();
 }

@@ -106,7 +106,7 @@ static unsigned end_wait(g *gp, int64_t deadline)
 	return atomic_load_explicit(&gp->waitstate, memory_order_acquire) & 3;
 }
 
-int gfutex_wait(const void *addr, uint32_t val, int64_t deadline)
+static int gfutex_wait1(const void *addr, uint32_t val, int64_t deadline)
 {
 	g *gp = getg();
 	struct bucket *b = bucketof(addr);
@@ -136,7 +136,7 @@ int gfutex_wait(const void *addr, uint32_t val, int64_t deadline)
 	return end_wait(gp, deadline) == W_TIMEDOUT ? -ETIMEDOUT : 0;
 }
 
-int gfutex_wake(const void *addr, int n)
+static int gfutex_wake1(const void *addr, int n)
 {
 	struct bucket *b = bucketof(addr);
 	g *ready[16];
@@ -194,7 +194,7 @@ void timer_fire(g *gp, uint64_t gen)
 	goready(gp);
 }
 
-void g_sleep_until(int64_t deadline)
+static void g_sleep_until1(int64_t deadline)
 {
 	g *gp = getg();
 	struct parkarg pa = { NULL, true };
@@ -205,4 +205,27 @@ void g_sleep_until(int64_t deadline)
 	begin_wait(gp, deadline);
 	gopark(park_commit, &pa, WAIT_SLEEP);
 	end_wait(gp, deadline);
+}
+
+int gfutex_wait(const void *addr, uint32_t val, int64_t deadline)
+{
+	rt_enter();
+	int r = gfutex_wait1(addr, val, deadline);
+	rt_exit();
+	return r;
+}
+
+int gfutex_wake(const void *addr, int n)
+{
+	rt_enter();
+	int r = gfutex_wake1(addr, n);
+	rt_exit();
+	return r;
+}
+
+void g_sleep_until(int64_t deadline)
+{
+	rt_enter();
+	g_sleep_until1(deadline);
+	rt_exit();
 }

@@ -36,6 +36,7 @@
 
 struct slot {
 	struct slot *next;
+	size_t guard;		/* the guard still in place below the slot */
 };
 
 static struct {
@@ -82,6 +83,22 @@ static long read_max_map_count(void)
 	return v > 0 ? v : 65530;
 }
 
+#ifndef MADV_GUARD_REMOVE
+#define MADV_GUARD_REMOVE 103
+#endif
+
+/* Undo install_guard; st.lock held. */
+static void remove_guard(void *base, size_t guard)
+{
+	if (st.guard_mode == 1) {
+		arch_syscall(SYS_madvise, base, guard, MADV_GUARD_REMOVE, 0);
+		return;
+	}
+	arch_syscall(SYS_mprotect, base, guard, PROT_READ | PROT_WRITE, 0);
+	if (st.mprotect_guards > 0)
+		st.mprotect_guards--;
+}
+
 /* Guard [base, base+guard); st.lock held. */
 static void install_guard(void *base, size_t guard)
 {
@@ -92,7 +109,7 @@ static void install_guard(void *base, size_t guard)
 		st.guard_mode = 1;
 		return;
 	}
-	if (st.guard_mode == 0) {
+	if (st.max_guards == 0) {
 		st.guard_mode = 2;
 		st.max_guards = read_max_map_count() / 4;
 		debugf("MADV_GUARD_INSTALL unsupported: guard pages use "
@@ -108,7 +125,7 @@ static void install_guard(void *base, size_t guard)
 		st.mprotect_guards++;
 }
 
-static int carve(size_t size, struct stack *s)
+static int carve(size_t size, struct stack *s, size_t *had)
 {
 	if (st.chunk_free == NULL) {
 		char *c = map(size * CHUNK_STACKS);
@@ -122,12 +139,15 @@ static int carve(size_t size, struct stack *s)
 			struct slot *sl = (struct slot *)(c + (size_t)(i + 1) *
 						size - sizeof(struct slot));
 			sl->next = st.chunk_free;
+			sl->guard = 0;
 			st.chunk_free = sl;
 		}
 	}
 	struct slot *sl = st.chunk_free;
 	st.chunk_free = sl->next;
+	*had = sl->guard;
 	sl->next = NULL;
+	sl->guard = 0;
 	s->base = (char *)(sl + 1) - size;
 	s->chunked = 1;
 	return 0;
@@ -148,17 +168,23 @@ int stack_alloc(size_t size, size_t guard, struct stack *s)
 	if (st.chunk_size == 0)
 		st.chunk_size = size;
 	if (size == st.chunk_size) {
-		r = carve(size, s);
+		size_t had;
+		r = carve(size, s, &had);
+		if (r == 0 && had != guard) {
+			if (had)
+				remove_guard(s->base, had);
+			install_guard(s->base, guard);
+		}
 	} else {
 		s->base = map(size);
 		s->chunked = 0;
-		if (s->base == NULL)
+		if (s->base == NULL) {
 			r = -EAGAIN;
-		else
+		} else {
 			st.mapped += size;
+			install_guard(s->base, guard);
+		}
 	}
-	if (r == 0)
-		install_guard(s->base, guard);
 	unlock(&st.lock);
 	return r;
 }
@@ -183,6 +209,7 @@ void stack_free(struct stack *s)
 		lock(&st.lock);
 		struct slot *sl = (struct slot *)(top - sizeof(struct slot));
 		sl->next = st.chunk_free;
+		sl->guard = s->guard;
 		st.chunk_free = sl;
 		unlock(&st.lock);
 		return;

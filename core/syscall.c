@@ -21,9 +21,73 @@
  */
 #include "core.h"
 
+/* The M has no P (exitsyscall's CAS lost, or sysmon took it while the G
+ * ran user code): take any idle P, or queue the G globally and let this
+ * M sleep until a P needs it. */
+static void reacquire(g *gp, m *mp)
+{
+	lock(&sched.lock);
+	p *pp = pidleget();
+	unlock(&sched.lock);
+	if (pp) {
+		acquirep(mp, pp);
+		return;
+	}
+	(void)gp;
+	mcall(MCALL_EXITSYSCALL);	/* resumes on an M with a P */
+}
+
+void rt_enter(void)
+{
+	g *gp = getg();
+
+	if (!gp || gp->is_g0 || gp->rt++ > 0)
+		return;
+	m *mp = gp->m;
+	for (;;) {
+		int s = PS_USER;
+		/* acquire: pairs with sysmon's release of PS_STOLEN. */
+		if (atomic_compare_exchange_strong_explicit(
+			    &mp->pstate, &s, PS_RUNTIME, memory_order_acquire,
+			    memory_order_acquire))
+			return;
+		if (s == PS_STOLEN) {
+			atomic_store_explicit(&mp->pstate, PS_RUNTIME,
+					      memory_order_relaxed);
+			sysmon_kick();
+			reacquire(gp, mp);
+			return;
+		}
+		if (s == PS_RUNTIME)
+			return;	/* a signal handler inside the runtime */
+		arch_pause();	/* PS_STEALING: sysmon is mid-way */
+	}
+}
+
+void rt_exit(void)
+{
+	g *gp = getg();
+
+	if (!gp || gp->is_g0 || --gp->rt > 0)
+		return;
+	/* release: runtime work is done before sysmon may take the P. */
+	atomic_store_explicit(&gp->m->pstate, PS_USER, memory_order_release);
+}
+
+void rt_start(void)
+{
+	g *gp = getg();
+
+	gp->rt = 0;
+	atomic_store_explicit(&gp->m->pstate, PS_USER, memory_order_release);
+}
+
 void entersyscall(void)
 {
 	g *gp = getg();
+
+	rt_enter();
+	gp->rt--;	/* the M holds no P until exitsyscall */
 	m *mp = gp->m;
 	p *pp = mp->p;
 
@@ -53,22 +117,15 @@ void exitsyscall(void)
 						    memory_order_relaxed)) {
 		mp->p = pp;
 		pp->m = mp;
+	} else {
 		atomic_store_explicit(&gp->status, G_RUNNING,
 				      memory_order_relaxed);
-		return;
+		reacquire(gp, mp);
 	}
-	lock(&sched.lock);
-	pp = pidleget();
-	unlock(&sched.lock);
-	if (pp) {
-		acquirep(mp, pp);
-		atomic_store_explicit(&gp->status, G_RUNNING,
-				      memory_order_relaxed);
-		return;
-	}
-	/* every P is busy: queue ourselves, the M waits for a P */
 	atomic_store_explicit(&gp->status, G_RUNNING, memory_order_relaxed);
-	mcall(MCALL_EXITSYSCALL);
+	/* release: back to user code on whatever M runs us now */
+	atomic_store_explicit(&getg()->m->pstate, PS_USER,
+			      memory_order_release);
 }
 
 void handoffp(p *pp)

@@ -22,11 +22,20 @@
 #include <time.h>
 #include "core.h"
 
-_Atomic uint64_t sysmon_retakes;
+_Atomic uint64_t sysmon_retakes, sysmon_stray;
+
+#define STRAY_NS 1000000	/* asleep in the kernel this long: stray */
 
 static struct {
 	uint32_t tick[MAXPROCS_LIMIT];
 	int64_t since[MAXPROCS_LIMIT];
+	/* stray-block detection: last nswitch seen, its M, since when, and
+	 * the M's CPU time when last seen moving */
+	uint64_t nsw[MAXPROCS_LIMIT];
+	m *who[MAXPROCS_LIMIT];
+	int64_t nsw_since[MAXPROCS_LIMIT];
+	int64_t cpu[MAXPROCS_LIMIT];
+	int64_t cpu_since[MAXPROCS_LIMIT];
 	_Atomic uint32_t longsleep;	/* futex: 1 while sleeping > 1 ms */
 } sm;
 
@@ -40,14 +49,77 @@ void sysmon_kick(void)
 		futex_wake(&sm.longsleep, 1);
 }
 
+static int64_t thread_cputime(int tid)
+{
+	/* the kernel's MAKE_THREAD_CPUCLOCK(tid, CPUCLOCK_SCHED) */
+	clockid_t clk = (clockid_t)((~(unsigned)tid << 3) | 6);
+	struct timespec ts;
+
+	if (arch_syscall(SYS_clock_gettime, clk, &ts, 0, 0) < 0)
+		return -1;
+	return (int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec;
+}
+
+/* P i runs the same G as last round on M mp in user code: if mp's thread
+ * has used no CPU for STRAY_NS, it sleeps where no shim saw it. Take the
+ * P (the M notices in rt_enter) and hand it off. */
+static bool retake_stray(int i, p *pp, int64_t now)
+{
+	m *mp = pp->m;
+	uint64_t nsw = pp->nswitch;
+
+	if (!mp || sm.who[i] != mp || sm.nsw[i] != nsw) {
+		sm.who[i] = mp;
+		sm.nsw[i] = nsw;
+		sm.nsw_since[i] = now;
+		sm.cpu[i] = -1;
+		return false;
+	}
+	if (now - sm.nsw_since[i] < STRAY_NS ||
+	    atomic_load_explicit(&mp->pstate, memory_order_relaxed) != PS_USER)
+		return false;
+	int64_t cpu = thread_cputime(mp->tid);
+	if (cpu != sm.cpu[i]) {
+		sm.cpu[i] = cpu;
+		sm.cpu_since[i] = now;
+		return false;
+	}
+	if (now - sm.cpu_since[i] < STRAY_NS)
+		return false;
+	/* nothing else to run, no timer due: leave it */
+	int64_t next = timers_next();
+	if (runqempty(pp) &&
+	    !atomic_load_explicit(&sched.runqsize, memory_order_relaxed) &&
+	    (next < 0 || next > now))
+		return false;
+	int s = PS_USER;
+	if (!atomic_compare_exchange_strong(&mp->pstate, &s, PS_STEALING))
+		return false;
+	pp->m = NULL;
+	mp->p = NULL;
+	atomic_store(&pp->status, P_IDLE);
+	/* release: the M sees p == NULL once it sees PS_STOLEN. */
+	atomic_store_explicit(&mp->pstate, PS_STOLEN, memory_order_release);
+	atomic_fetch_add_explicit(&sysmon_stray, 1, memory_order_relaxed);
+	debugf("M%lld blocked outside libgmp's view: its P goes to another M",
+	       (long long)mp->id);
+	handoffp(pp);
+	sm.who[i] = NULL;
+	return true;
+}
+
 static int retake(int64_t now)
 {
 	int n = 0;
 
 	for (int i = 0; i < sched.nprocs; i++) {
 		p *pp = sched.allp[i];
-		if (atomic_load_explicit(&pp->status, memory_order_acquire) !=
-		    P_SYSCALL)
+		int st = atomic_load_explicit(&pp->status, memory_order_acquire);
+		if (st == P_RUNNING) {
+			n += retake_stray(i, pp, now);
+			continue;
+		}
+		if (st != P_SYSCALL)
 			continue;
 		uint32_t t = pp->syscalltick;
 		if (sm.tick[i] != t) {

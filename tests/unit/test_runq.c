@@ -348,10 +348,13 @@ static void globrunqget_emptying_the_queue_clears_its_tail(void **state)
 	free(gs);
 }
 
-/* ---- concurrent: one owner, thieves, every G obtained exactly once ---- */
+/* ---- concurrent: one owner, thieves, every G obtained exactly once ----
+ *
+ * The owner thread puts and gets on its P while thief threads steal from it
+ * into their own Ps and run (count) what they got. Every G must be counted
+ * once: a lost or duplicated G is a lost or doubly run thread. */
 
 #define CONC_NG		20000
-#define CONC_ROUNDS	50
 #define CONC_THIEVES	3
 
 static struct {
@@ -362,6 +365,7 @@ static struct {
 	_Atomic int stray;	/* pointers that are none of our Gs */
 	_Atomic bool done;
 	_Atomic long stolen;
+	bool runnext_race;	/* the owner only uses runnext */
 	pthread_barrier_t start;
 } conc;
 
@@ -375,15 +379,31 @@ static void conc_record(g *gp)
 		atomic_fetch_add(&conc.seen[i], 1);
 }
 
+/* Mixed: mostly ring puts, every 5th to runnext, a get every 3rd put, so
+ * the ring fills, spills and is stolen from. Runnext race: put to runnext,
+ * dawdle for about as long as a thief's pause before taking runnext, then
+ * take it back; the ring stays empty and thieves go for runnext. */
 static void *conc_owner(void *arg)
 {
+	uint32_t x = 2463534242u;
 	g *gp;
 
 	(void)arg;
 	pthread_barrier_wait(&conc.start);
 	for (int i = 0; i < CONC_NG; i++) {
-		runqput(&conc.owner, &conc.gs[i], i % 5 == 0);
-		if (i % 3 == 0 && (gp = runqget(&conc.owner, NULL)))
+		if (!conc.runnext_race) {
+			runqput(&conc.owner, &conc.gs[i], i % 5 == 0);
+			if (i % 3 == 0 && (gp = runqget(&conc.owner, NULL)))
+				conc_record(gp);
+			continue;
+		}
+		runqput(&conc.owner, &conc.gs[i], true);
+		x ^= x << 13;
+		x ^= x >> 17;
+		x ^= x << 5;
+		for (uint32_t k = x % 400; k > 0; k--)
+			arch_pause();
+		if ((gp = runqget(&conc.owner, NULL)))
 			conc_record(gp);
 	}
 	while ((gp = runqget(&conc.owner, NULL)))
@@ -403,7 +423,8 @@ static void *conc_thief(void *arg)
 	pthread_barrier_wait(&conc.start);
 	while (!last) {
 		last = atomic_load(&conc.done);
-		gp = runqsteal(mine, &conc.owner, iter++ & 1);
+		gp = runqsteal(mine, &conc.owner,
+			       conc.runnext_race || (iter++ & 1));
 		while (gp) {
 			atomic_fetch_add(&conc.stolen, 1);
 			conc_record(gp);
@@ -413,55 +434,76 @@ static void *conc_thief(void *arg)
 	return NULL;
 }
 
-static void runq_concurrent_steals_lose_and_duplicate_nothing(void **state)
+/* One round; returns how many Gs went to the global queue. */
+static int32_t conc_round(int round)
 {
 	pthread_t owner, thieves[CONC_THIEVES];
-	long stolen = 0, spilled = 0;
+
+	memset(&conc.owner, 0, sizeof conc.owner);
+	memset(conc.thief, 0, sizeof conc.thief);
+	for (int i = 0; i < CONC_NG; i++)
+		atomic_store(&conc.seen[i], 0);
+	atomic_store(&conc.done, false);
+	pthread_barrier_init(&conc.start, NULL, CONC_THIEVES + 1);
+	for (int k = 0; k < CONC_THIEVES; k++)
+		assert_int_equal(pthread_create(&thieves[k], NULL, conc_thief,
+						&conc.thief[k]), 0);
+	assert_int_equal(pthread_create(&owner, NULL, conc_owner, NULL), 0);
+	assert_int_equal(pthread_join(owner, NULL), 0);
+	for (int k = 0; k < CONC_THIEVES; k++)
+		assert_int_equal(pthread_join(thieves[k], NULL), 0);
+	pthread_barrier_destroy(&conc.start);
+
+	/* Gs the owner's full ring spilled to the global queue */
+	int32_t n = 0;
+	for (g *gp = sched.runqhead; gp; gp = gp->schedlink, n++)
+		conc_record(gp);
+	assert_int_equal(n, atomic_load(&sched.runqsize));
+	reset_sched(NULL);
+
+	assert_true(runqempty(&conc.owner));
+	for (int k = 0; k < CONC_THIEVES; k++)
+		assert_true(runqempty(&conc.thief[k]));
+	assert_int_equal(atomic_load(&conc.stray), 0);
+	for (int i = 0; i < CONC_NG; i++) {
+		int seen = atomic_load(&conc.seen[i]);
+		if (seen != 1)
+			fail_msg("round %d: G %d obtained %d times", round, i,
+				 seen);
+	}
+	return n;
+}
+
+static void runq_concurrent_steals_lose_and_duplicate_nothing(void **state)
+{
+	enum { ROUNDS = 50 };
+	long spilled = 0;
 
 	(void)state;
 	conc.gs = gs_new(CONC_NG);
-	for (int round = 0; round < CONC_ROUNDS; round++) {
-		memset(&conc.owner, 0, sizeof conc.owner);
-		memset(conc.thief, 0, sizeof conc.thief);
-		for (int i = 0; i < CONC_NG; i++)
-			atomic_store(&conc.seen[i], 0);
-		atomic_store(&conc.done, false);
-		atomic_store(&conc.stolen, 0);
-		pthread_barrier_init(&conc.start, NULL, CONC_THIEVES + 1);
-		for (int k = 0; k < CONC_THIEVES; k++)
-			assert_int_equal(pthread_create(&thieves[k], NULL,
-							conc_thief,
-							&conc.thief[k]), 0);
-		assert_int_equal(pthread_create(&owner, NULL, conc_owner,
-						NULL), 0);
-		assert_int_equal(pthread_join(owner, NULL), 0);
-		for (int k = 0; k < CONC_THIEVES; k++)
-			assert_int_equal(pthread_join(thieves[k], NULL), 0);
-		pthread_barrier_destroy(&conc.start);
-
-		/* Gs the owner's full ring spilled to the global queue */
-		int32_t n = 0;
-		for (g *gp = sched.runqhead; gp; gp = gp->schedlink, n++)
-			conc_record(gp);
-		assert_int_equal(n, atomic_load(&sched.runqsize));
-		spilled += n;
-		reset_sched(NULL);
-
-		assert_true(runqempty(&conc.owner));
-		for (int k = 0; k < CONC_THIEVES; k++)
-			assert_true(runqempty(&conc.thief[k]));
-		assert_int_equal(atomic_load(&conc.stray), 0);
-		for (int i = 0; i < CONC_NG; i++) {
-			int seen = atomic_load(&conc.seen[i]);
-			if (seen != 1)
-				fail_msg("round %d: G %d obtained %d times",
-					 round, i, seen);
-		}
-		stolen += atomic_load(&conc.stolen);
-	}
+	conc.runnext_race = false;
+	atomic_store(&conc.stolen, 0);
+	for (int round = 0; round < ROUNDS; round++)
+		spilled += conc_round(round);
 	/* how much of the traffic the thieves and the spills saw */
 	print_message("of %d Gs: %ld via thieves, %ld via the global queue\n",
-		      CONC_ROUNDS * CONC_NG, stolen, spilled);
+		      ROUNDS * CONC_NG, atomic_load(&conc.stolen), spilled);
+	free(conc.gs);
+}
+
+static void runnext_races_with_thieves_lose_and_duplicate_nothing(
+	void **state)
+{
+	enum { ROUNDS = 3 };
+
+	(void)state;
+	conc.gs = gs_new(CONC_NG);
+	conc.runnext_race = true;
+	atomic_store(&conc.stolen, 0);
+	for (int round = 0; round < ROUNDS; round++)
+		assert_int_equal(conc_round(round), 0);
+	print_message("of %d Gs: %ld taken from runnext by thieves\n",
+		      ROUNDS * CONC_NG, atomic_load(&conc.stolen));
 	free(conc.gs);
 }
 
@@ -487,6 +529,7 @@ int main(void)
 		T(globrunqget_takes_at_most_half_a_ring),
 		T(globrunqget_emptying_the_queue_clears_its_tail),
 		T(runq_concurrent_steals_lose_and_duplicate_nothing),
+		T(runnext_races_with_thieves_lose_and_duplicate_nothing),
 #undef T
 	};
 

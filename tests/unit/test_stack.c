@@ -485,7 +485,8 @@ int main(int argc, char **argv)
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(
 		stack_alloc_returns_page_aligned_writable_memory_of_the_size),
-		cmocka_unit_test(chunk_sized_stack_is_page_aligned_and_writable),
+		cmocka_unit_test(
+			chunk_sized_stack_is_page_aligned_and_writable),
 		cmocka_unit_test(guard_is_rounded_up_to_a_page),
 		cmocka_unit_test(guard_not_smaller_than_the_size_is_einval),
 		cmocka_unit_test(guard_page_at_the_bottom_faults),
@@ -495,7 +496,8 @@ int main(int argc, char **argv)
 			chunk_sized_stacks_come_chunk_stacks_to_a_chunk),
 		cmocka_unit_test(freed_chunk_slot_is_reused),
 		cmocka_unit_test(freed_chunk_stack_gives_its_pages_back),
-		cmocka_unit_test(other_sizes_are_mapped_and_unmapped_one_by_one),
+		cmocka_unit_test(
+			other_sizes_are_mapped_and_unmapped_one_by_one),
 		cmocka_unit_test(
 		reused_chunk_slot_with_a_smaller_guard_is_writable_above_it),
 		cmocka_unit_test(guard_page_faults_without_madv_guard_install),

