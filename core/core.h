@@ -480,8 +480,11 @@ void timer_fire(g *gp, uint64_t gen);
 
 /* ---- stats.c --------------------------------------------------------- */
 
+/* Print the GMP_STATS summary. Context: any (raw write). */
+
 void stats_print(void);
 extern int64_t stats_start_ns;
+extern int stats_fd;		/* where stats_print writes */
 
 #pragma GCC visibility pop
 

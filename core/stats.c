@@ -2,6 +2,9 @@
  * stats.c: the GMP_STATS=1 summary printed at exit. Owns nothing but the
  * start time; it reads the per-P counters racily (they are statistics) and
  * the global atomics. Go: the closest is GODEBUG=schedtrace's last line.
+ * The summary goes to a duplicate of the stderr the program started with,
+ * made at start-up: programs such as coreutils close fd 2 in an atexit
+ * handler, before libgmp's destructor runs.
  */
 #include <stdio.h>
 #include <sys/resource.h>
@@ -9,6 +12,7 @@
 #include "core.h"
 
 int64_t stats_start_ns;
+int stats_fd = 2;
 
 void stats_print(void)
 {
@@ -49,5 +53,5 @@ void stats_print(void)
 		(unsigned long long)chunks, ru.ru_maxrss, run);
 	if (n > (int)sizeof buf)
 		n = sizeof buf;
-	arch_syscall(SYS_write, 2, buf, n, 0);
+	arch_syscall(SYS_write, stats_fd, buf, n, 0);
 }

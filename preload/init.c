@@ -137,6 +137,11 @@ static void start(void)
 		return;
 	}
 	stats_start_ns = nanotime();
+	if (cfg.stats) {
+		long fd = arch_syscall(SYS_fcntl, 2, F_DUPFD_CLOEXEC, 100, 0);
+		if (fd >= 0)
+			stats_fd = (int)fd;
+	}
 	sched_init(g_adopt_main());
 	gmp__active = 1;
 	debugf("started: %d procs", cfg.maxprocs);

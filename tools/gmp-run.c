@@ -1,7 +1,7 @@
 /*
  * gmp-run: run a program with libgmp preloaded.
  *
- *	gmp-run [-p N] [--stats[=WHAT]] [--debug[=STR]] [--] prog [args...]
+ *	gmp-run [-p N] [--stats] [--debug] [--] prog [args...]
  *
  * It sets the GMP_* variables its options name, puts the absolute path of
  * libgmp.so first in LD_PRELOAD and execs prog, so prog and everything it
@@ -215,9 +215,8 @@ static void usage(FILE *f)
 "scheduled M:N on a few kernel threads. Its output should not change.\n"
 "\n"
 "  -p, --procs=N       run threads on N processors (GMP_MAXPROCS)\n"
-"      --stats[=WHAT]  scheduler statistics at exit (GMP_STATS): 1 (the\n"
-"                      default) a summary on stderr, json, or a file PATH\n"
-"      --debug[=STR]   debug output (GMP_DEBUG), e.g. schedtrace=1000\n"
+"      --stats         a scheduler summary on stderr at exit (GMP_STATS=1)\n"
+"      --debug         diagnostic lines on stderr (GMP_DEBUG=1)\n"
 "  -h, --help          show this help and exit\n"
 "      --version       show the version and exit\n"
 "\n"
@@ -250,12 +249,14 @@ static int parse(int argc, char **argv)
 			setvar("GMP_MAXPROCS", check_procs(optarg));
 			break;
 		case OPT_STATS:
-			if (optarg != NULL && *optarg == '\0')
-				die("--stats=: empty value");
-			setvar("GMP_STATS", optarg != NULL ? optarg : "1");
+			if (optarg != NULL && strcmp(optarg, "1") != 0)
+				die("--stats takes no value in this version");
+			setvar("GMP_STATS", "1");
 			break;
 		case OPT_DEBUG:
-			setvar("GMP_DEBUG", optarg != NULL ? optarg : "1");
+			if (optarg != NULL && strcmp(optarg, "1") != 0)
+				die("--debug takes no value in this version");
+			setvar("GMP_DEBUG", "1");
 			break;
 		case 'h':
 			usage(stdout);
