@@ -1,7 +1,7 @@
 /*
  * core.h: the G/M/P runtime's types and every internal declaration, with
  * its contract (Context, Locks, Blocks, Allocates). Grouped by the file that
- * defines it. See ../shared/DESIGN.md (in the repo: docs/) for the model and
+ * defines it. See docs/ARCHITECTURE.md and ../shared/DESIGN.md for the model,
  * the opening comment of each core file for its protocol.
  *
  * Contexts: "G" = running on a user G's stack with a P; "g0" = the M's

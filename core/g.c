@@ -295,13 +295,12 @@ void g_pool_trim(void)
 
 		lock(&gfree.lock);
 		if (gfree.n > POOL_MAX) {
-			/* drop the oldest: walk to the end */
-			g **pp = &gfree.head;
-			while ((*pp)->schedlink)
-				pp = &(*pp)->schedlink;
-			victim = *pp;
-			*pp = NULL;
+			/* the pool is a stack: drop from the top (O(1)) */
+			victim = gfree.head;
+			gfree.head = victim->schedlink;
 			gfree.n--;
+			if (gfree.hot > 0)
+				gfree.hot--;
 		}
 		unlock(&gfree.lock);
 		if (!victim)
