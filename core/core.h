@@ -445,6 +445,9 @@ struct stack {
  * backed (MAP_NORESERVE). Returns 0 or -EAGAIN. Context: any (mmap only).
  * Locks: LOCKRANK_STACK. */
 int stack_alloc(size_t size, size_t guard, struct stack *s);
+/* The mapping size (guard included) that is carved from shared chunks:
+ * glibc's default thread stack. Context: start-up. */
+void stack_init(size_t common);
 void stack_free(struct stack *s);
 /* Give the pages of [lo, hi) back to the kernel, keeping the mapping. */
 void stack_release_pages(void *lo, void *hi);

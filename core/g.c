@@ -161,6 +161,15 @@ int g_tls_init(void)
 	void **resp = dlsym(RTLD_DEFAULT, "__resp");
 	if (resp)
 		tl.resp_tls_off = (char *)resp - tp;
+	pthread_attr_t da;
+	size_t dsize = 8 << 20, dguard = 4096;
+	if (pthread_getattr_default_np(&da) == 0) {
+		pthread_attr_getstacksize(&da, &dsize);
+		pthread_attr_getguardsize(&da, &dguard);
+		pthread_attr_destroy(&da);
+	}
+	stack_init(roundup(dsize, stack_pagesize()) +
+		   roundup(dguard, stack_pagesize()));
 	tl.top_reserve = roundup(sizeof(g), 64) + tl.tcb_size +
 			 roundup(tl.static_size, tl.align) + tl.align;
 	return 0;

@@ -49,6 +49,16 @@ static struct {
 	uint64_t mapped, chunks;
 } st = { .lock = MUTEX_INIT(LOCKRANK_STACK) };
 
+void stack_init(size_t common)
+{
+	size_t ps = stack_pagesize();
+
+	lock(&st.lock);
+	if (st.chunk_size == 0)
+		st.chunk_size = (common + ps - 1) & ~(ps - 1);
+	unlock(&st.lock);
+}
+
 size_t stack_pagesize(void)
 {
 	static size_t ps;
@@ -165,8 +175,6 @@ int stack_alloc(size_t size, size_t guard, struct stack *s)
 	s->size = size;
 	s->guard = guard;
 	lock(&st.lock);
-	if (st.chunk_size == 0)
-		st.chunk_size = size;
 	if (size == st.chunk_size) {
 		size_t had;
 		r = carve(size, s, &had);

@@ -103,7 +103,7 @@ static uint64_t nmapped(void)
 	return mapped;
 }
 
-/* The first stack_alloc fixes the size chunks are carved for. */
+/* stack_init fixes the size chunks are carved for. */
 static int fix_chunk_size(void **state)
 {
 	struct stack s;
@@ -111,6 +111,7 @@ static int fix_chunk_size(void **state)
 	(void)state;
 	ps = stack_pagesize();
 	chunk_sz = 16 * ps;
+	stack_init(chunk_sz);
 	if (stack_alloc(chunk_sz, ps, &s) != 0 || !s.chunked)
 		return -1;
 	stack_free(&s);
