@@ -380,11 +380,12 @@ static int fallback_guard_faults(void)
 {
 	struct stack s, c;
 
+	stack_init(8 * ps);
 	CHECK(stack_alloc(8 * ps, 2 * ps, &s) == 0);
 	CHECK(child_write(s.base) == SIGSEGV);
 	CHECK(child_write((char *)s.base + 2 * ps - 1) == SIGSEGV);
 	CHECK(child_write((char *)s.base + 2 * ps) == 0);
-	/* the first size asked for is the chunk size: a second, chunked */
+	/* the chunk size: a second stack, chunked */
 	CHECK(stack_alloc(8 * ps, ps, &c) == 0 && c.chunked);
 	CHECK(child_write(c.base) == SIGSEGV);
 	CHECK(child_write((char *)c.base + ps) == 0);
@@ -408,6 +409,7 @@ static int fallback_chunk_reuse_keeps_the_guard_budget(void)
 			max_map_count = 65530;
 		fclose(f);
 	}
+	stack_init(chunk_sz);
 	for (long i = 0; i <= max_map_count / 4 + 1; i++) {
 		CHECK(stack_alloc(chunk_sz, ps, &s) == 0 && s.chunked);
 		stack_free(&s);
