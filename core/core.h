@@ -340,7 +340,7 @@ p *stopm(m *mp, int64_t until);
  * takes it back, or any idle P, or queues the G and parks the M.
  * Go: entersyscall, exitsyscall, handoffp.
  * Context: G. Locks: none held. Blocks: exitsyscall may park the G. */
-void entersyscall(void);
+bool entersyscall(void);	/* false: not bracketed, skip exitsyscall */
 void exitsyscall(void);
 /* Give a P whose M is gone (in a syscall) to another M, or idle it.
  * Context: sysmon. */

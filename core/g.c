@@ -86,7 +86,7 @@ static struct {
 	g *allg;		/* every G ever made, for tools */
 } gfree = { .lock = MUTEX_INIT(LOCKRANK_GFREE) };
 
-_Atomic uint64_t g_created, g_peak_live;
+_Atomic uint64_t g_created, g_peak_live = 1;
 static _Atomic uint64_t next_goid = 1;
 static _Atomic int next_tid = FAKE_TID_BASE;
 

@@ -16,7 +16,7 @@ int stats_fd = 2;
 
 void stats_print(void)
 {
-	uint64_t nswitch = 0, nsteal = 0, npark = 0, nyield = 0;
+	uint64_t nswitch = 0, nsteal = 0, npark = 0, nyield = 0, nsys = 0;
 	uint64_t mapped, chunks;
 	char buf[1024];
 	struct rusage ru;
@@ -27,6 +27,7 @@ void stats_print(void)
 		nsteal += pp->nsteal;
 		npark += pp->npark;
 		nyield += pp->nyield;
+		nsys += pp->nsyscall;
 	}
 	stack_stats(&mapped, &chunks);
 	getrusage(RUSAGE_SELF, &ru);
@@ -41,6 +42,8 @@ void stats_print(void)
 		"  steals             %llu\n"
 		"  parks              %llu\n"
 		"  yields             %llu\n"
+		"  syscalls           %llu\n"
+		"  sysmon handoffs    %llu in syscalls, %llu blocked elsewhere\n"
 		"  stack reserved     %llu MiB in %llu chunks\n"
 		"  max RSS            %ld KiB\n"
 		"  run time           %.3f s\n",
@@ -49,6 +52,9 @@ void stats_print(void)
 		(unsigned long long)g_peak_live,
 		(unsigned long long)nswitch, (unsigned long long)nsteal,
 		(unsigned long long)npark, (unsigned long long)nyield,
+		(unsigned long long)nsys,
+		(unsigned long long)sysmon_retakes,
+		(unsigned long long)sysmon_stray,
 		(unsigned long long)(mapped >> 20),
 		(unsigned long long)chunks, ru.ru_maxrss, run);
 	if (n > (int)sizeof buf)

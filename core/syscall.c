@@ -82,10 +82,17 @@ void rt_start(void)
 	atomic_store_explicit(&gp->m->pstate, PS_USER, memory_order_release);
 }
 
-void entersyscall(void)
+bool entersyscall(void)
 {
 	g *gp = getg();
 
+	/* A signal handler that interrupted a syscall (or the runtime) and
+	 * makes a call of its own: the M has no P to detach, or must keep
+	 * the one it has; the call simply runs. */
+	if (atomic_load_explicit(&gp->status, memory_order_relaxed) !=
+		    G_RUNNING ||
+	    gp->rt > 0 || !gp->m->p)
+		return false;
 	rt_enter();
 	gp->rt--;	/* the M holds no P until exitsyscall */
 	m *mp = gp->m;
@@ -100,6 +107,7 @@ void entersyscall(void)
 	/* release: the fields above are visible to sysmon's CAS. */
 	atomic_store_explicit(&pp->status, P_SYSCALL, memory_order_release);
 	sysmon_kick();
+	return true;
 }
 
 void exitsyscall(void)

@@ -160,7 +160,9 @@ __attribute__((constructor(101))) static void gmp_ctor(void)
 
 __attribute__((destructor)) static void gmp_dtor(void)
 {
-	if (gmp__active && cfg.stats)
+	/* a process that never started a thread has nothing to report (and
+	 * shells running a program's helpers would print one each) */
+	if (gmp__active && cfg.stats && g_created > 1)
 		stats_print();
 }
 

@@ -110,9 +110,8 @@ void gmp__resolve_fileio(void)
 #define SHIM(ret, name, params, args)                                         \
 	EXPORT ret name params                                                \
 	{                                                                     \
-		if (!curg())                                                  \
+		if (!curg() || !entersyscall())                               \
 			return rf.name args;                                  \
-		entersyscall();                                               \
 		ret ret_ = rf.name args;                                      \
 		int err_ = errno;                                             \
 		exitsyscall();                                                \
@@ -128,9 +127,8 @@ static bool fcntl_blocks(int cmd)
 
 static int do_fcntl(int (*f)(int, int, ...), int fd, int cmd, void *arg)
 {
-	if (!curg() || !fcntl_blocks(cmd))
+	if (!curg() || !fcntl_blocks(cmd) || !entersyscall())
 		return f(fd, cmd, arg);
-	entersyscall();
 	int r = f(fd, cmd, arg);
 	int e = errno;
 	exitsyscall();
