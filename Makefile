@@ -170,6 +170,18 @@ $(BUILD)/tests/integration/%: tests/integration/%.c | deps
 	@mkdir -p $(@D)
 	$(Q)$(CC) $(PROG_CFLAGS) -MF $@.d -o $@ $< $(PROG_LIBS)
 
+# Libraries the integration tests dlopen: tests/integration/lib/X.c ->
+# $(BUILD)/tests/integration/lib/libX.so
+ITEST_LIBS := $(patsubst tests/integration/lib/%.c,\
+	$(BUILD)/tests/integration/lib/lib%.so,\
+	$(wildcard tests/integration/lib/*.c))
+ITEST_BINS += $(ITEST_LIBS)
+
+$(BUILD)/tests/integration/lib/lib%.so: tests/integration/lib/%.c | deps
+	$(msg) CC $<
+	@mkdir -p $(@D)
+	$(Q)$(CC) -O2 -g -fPIC -shared -o $@ $<
+
 $(BUILD)/tests/integration/%: tests/integration/%.cc | deps
 	$(msg) CXX $<
 	@mkdir -p $(@D)

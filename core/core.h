@@ -417,6 +417,9 @@ void g_release(g *gp, bool on_g0);
 _Noreturn void g_exit(void *result);
 /* Visit every G ever created (tools). Locks: gfree. */
 void g_foreach(void (*fn)(g *, void *), void *arg);
+/* After a dlopen: initialise new static-TLS modules' blocks in every G.
+ * Context: G (the caller of dlopen). Locks: its own, then gfree. */
+void g_tls_dlopened(void);
 /* Learn struct pthread's resolver offset; on a real NPTL thread. */
 void g_learn_res(void);
 

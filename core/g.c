@@ -134,6 +134,9 @@ static int find_libc_tls(struct dl_phdr_info *info, size_t size, void *arg)
 	return 1;
 }
 
+/* Modules loaded before start-up were initialised by ld.so. */
+static int mark_loaded_tls(struct dl_phdr_info *info, size_t size, void *arg);
+
 int g_tls_init(void)
 {
 	char *tp = arch_tp();
@@ -158,6 +161,7 @@ int g_tls_init(void)
 		}
 	}
 	dl_iterate_phdr(find_libc_tls, NULL);
+	dl_iterate_phdr(mark_loaded_tls, NULL);
 	void **resp = dlsym(RTLD_DEFAULT, "__resp");
 	if (resp)
 		tl.resp_tls_off = (char *)resp - tp;
@@ -583,4 +587,107 @@ void g_release(g *gp, bool on_g0)
 	rt_enter();
 	g_release1(gp, on_g0);
 	rt_exit();
+}
+
+/*
+ * dlopen and static TLS (DESIGN.md §2). A module dlopen'ed with
+ * initial-exec TLS gets a block in the static TLS surplus of every thread,
+ * but glibc initialises that block only in the threads on its own lists,
+ * which Gs are not. So after each dlopen, every G's block of each new
+ * static-TLS module gets the init image. The main G is glibc's own thread
+ * (initialised by glibc); the calling G ran the module's constructors on
+ * its uninitialised block, so it is initialised only if the block is still
+ * all zero. Pooled Gs are re-initialised by _dl_allocate_tls_init on reuse.
+ */
+struct tls_index_s {
+	unsigned long modid, offset;
+};
+extern void *__tls_get_addr(struct tls_index_s *);
+
+#define MAX_MODID 4096
+static unsigned char tls_seen[MAX_MODID / 8];
+
+struct newmod {
+	ptrdiff_t off;		/* block start relative to tp (negative) */
+	const void *image;
+	size_t filesz, memsz;
+};
+
+struct initarg {
+	struct newmod *mods;
+	int n;
+	g *self;
+};
+
+static int find_new_static(struct dl_phdr_info *info, size_t size, void *arg)
+{
+	struct initarg *ia = arg;
+	size_t id = info->dlpi_tls_modid;
+
+	(void)size;
+	if (id == 0 || id >= MAX_MODID || (tls_seen[id / 8] & (1 << id % 8)))
+		return 0;
+	tls_seen[id / 8] |= 1 << id % 8;
+	for (int i = 0; i < info->dlpi_phnum; i++) {
+		const ElfW(Phdr) *ph = &info->dlpi_phdr[i];
+		if (ph->p_type != PT_TLS || ia->n >= 16)
+			continue;
+		struct tls_index_s ti = { id, 0 };
+		char *tp = arch_tp(), *a = __tls_get_addr(&ti);
+		if (a >= tp || a < tp - tl.static_size)
+			continue;	/* dynamic TLS: glibc allocates it lazily */
+		ia->mods[ia->n++] = (struct newmod){
+			a - tp, (const void *)(info->dlpi_addr + ph->p_vaddr),
+			ph->p_filesz, ph->p_memsz };
+	}
+	return 0;
+}
+
+static bool all_zero(const char *b, size_t n)
+{
+	for (size_t i = 0; i < n; i++)
+		if (b[i])
+			return false;
+	return true;
+}
+
+static void init_blocks(g *gp, void *arg)
+{
+	struct initarg *ia = arg;
+
+	if (gp->is_main || gp->is_g0 || gp->user_stack ||
+	    atomic_load_explicit(&gp->status, memory_order_relaxed) == G_DEAD)
+		return;
+	for (int i = 0; i < ia->n; i++) {
+		char *blk = (char *)gp->tp + ia->mods[i].off;
+		if (gp == ia->self && !all_zero(blk, ia->mods[i].memsz))
+			continue;
+		memcpy(blk, ia->mods[i].image, ia->mods[i].filesz);
+		memset(blk + ia->mods[i].filesz, 0,
+		       ia->mods[i].memsz - ia->mods[i].filesz);
+	}
+}
+
+void g_tls_dlopened(void)
+{
+	static struct mutex dl = MUTEX_INIT(LOCKRANK_NONE);
+	struct newmod mods[16];
+	struct initarg ia = { mods, 0, getg() };
+
+	lock(&dl);
+	dl_iterate_phdr(find_new_static, &ia);
+	if (ia.n)
+		g_foreach(init_blocks, &ia);
+	unlock(&dl);
+}
+
+static int mark_loaded_tls(struct dl_phdr_info *info, size_t size, void *arg)
+{
+	size_t id = info->dlpi_tls_modid;
+
+	(void)size;
+	(void)arg;
+	if (id > 0 && id < MAX_MODID)
+		tls_seen[id / 8] |= 1 << id % 8;
+	return 0;
 }
