@@ -213,17 +213,6 @@ g *runqsteal(p *pp, p *victim, bool stealnext)
 	return gp;
 }
 
-void globrunqput(g *gp)
-{
-	gp->schedlink = NULL;
-	if (sched.runqtail)
-		sched.runqtail->schedlink = gp;
-	else
-		sched.runqhead = gp;
-	sched.runqtail = gp;
-	atomic_fetch_add_explicit(&sched.runqsize, 1, memory_order_relaxed);
-}
-
 void globrunqputbatch(g *head, g *tail, int32_t n)
 {
 	tail->schedlink = NULL;
@@ -233,6 +222,11 @@ void globrunqputbatch(g *head, g *tail, int32_t n)
 		sched.runqhead = head;
 	sched.runqtail = tail;
 	atomic_fetch_add_explicit(&sched.runqsize, n, memory_order_relaxed);
+}
+
+void globrunqput(g *gp)
+{
+	globrunqputbatch(gp, gp, 1);
 }
 
 /* Take up to max Gs (0: a fair share) from the global queue: return one,
