@@ -95,6 +95,11 @@ static bool retake_stray(int i, p *pp, int64_t now)
 	int s = PS_USER;
 	if (!atomic_compare_exchange_strong(&mp->pstate, &s, PS_STEALING))
 		return false;
+	/* PS_STEALING freezes mp's P ownership: is pp still its P? */
+	if (pp->m != mp || mp->p != pp) {
+		atomic_store(&mp->pstate, PS_USER);
+		return false;
+	}
 	pp->m = NULL;
 	mp->p = NULL;
 	atomic_store(&pp->status, P_IDLE);
