@@ -331,7 +331,22 @@ p *releasep(m *mp);
 void pidleput(p *pp);
 p *pidleget(void);
 void startm(p *pp, bool spinning);
+/* A timer due at when was added: wake the idle M sleeping until a later
+ * time, so it re-arms. False if no M sleeps on a timer. */
+bool wake_timer_sleeper(int64_t when);
 p *stopm(m *mp, int64_t until);
+
+/* Give the child of fork a fresh runtime with the calling G alone.
+ * Context: the forking G, in the child (pthread_atfork). */
+void sched_afterfork_child(void);
+/* Each file's part of it: reset locks, drop what other threads left. */
+void g_afterfork(void);
+void keys_afterfork(void);
+void m_afterfork(void);
+void sema_afterfork(void);
+void stack_afterfork(void);
+void timers_afterfork(void);
+void sysmon_afterfork(void);
 
 /* ---- syscall.c ------------------------------------------------------- */
 

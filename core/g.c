@@ -72,6 +72,7 @@ static struct {
 	size_t align;
 	size_t tcb_size;	/* sizeof(struct pthread), rounded */
 	ptrdiff_t tid_off, rseq_off;
+	bool list_ok;		/* struct pthread.list sits just before tid */
 	ptrdiff_t libc_off;	/* libc's TLS block, relative to tp */
 	size_t libc_size;
 	ptrdiff_t resp_tls_off;	/* __resp, relative to tp */
@@ -160,6 +161,14 @@ int g_tls_init(void)
 			return -1;
 		}
 	}
+	/* glibc's fork unlinks the calling thread's struct pthread.list
+	 * (just before tid) from its thread list: a G's must be a valid
+	 * node. Check the layout on the main thread, which is listed. */
+	void **node = (void **)(tp + tl.tid_off - 16);
+	tl.list_ok = node[0] && ((void ***)node[0])[1] == (void *)node;
+	if (!tl.list_ok)
+		debugf("unknown struct pthread layout: fork from a thread "
+		       "other than main may crash");
 	dl_iterate_phdr(find_libc_tls, NULL);
 	dl_iterate_phdr(mark_loaded_tls, NULL);
 	void **resp = dlsym(RTLD_DEFAULT, "__resp");
@@ -216,6 +225,10 @@ static void tcb_fill(g *gp, char *tp)
 	memcpy(tp + 0x28, cur + 0x28, 16);	/* stack, pointer guard */
 	*(unsigned *)(tp + 0x48) = *(unsigned *)(cur + 0x48); /* feature_1 */
 	*(int *)(tp + tl.tid_off) = gp->tid;
+	if (tl.list_ok) {	/* an empty list node, for glibc's fork */
+		void **node = (void **)(tp + tl.tid_off - 16);
+		node[0] = node[1] = node;
+	}
 	if (tl.rseq_off > 0)
 		*(int32_t *)(tp + tl.rseq_off + 4) = -1;	/* cpu_id */
 	g_bind_tcb(gp, tp);
@@ -605,6 +618,7 @@ struct tls_index_s {
 extern void *__tls_get_addr(struct tls_index_s *);
 
 #define MAX_MODID 4096
+static struct mutex dlopen_lock = MUTEX_INIT(LOCKRANK_NONE);
 static unsigned char tls_seen[MAX_MODID / 8];
 
 struct newmod {
@@ -670,15 +684,14 @@ static void init_blocks(g *gp, void *arg)
 
 void g_tls_dlopened(void)
 {
-	static struct mutex dl = MUTEX_INIT(LOCKRANK_NONE);
 	struct newmod mods[16];
 	struct initarg ia = { mods, 0, getg() };
 
-	lock(&dl);
+	lock(&dlopen_lock);
 	dl_iterate_phdr(find_new_static, &ia);
 	if (ia.n)
 		g_foreach(init_blocks, &ia);
-	unlock(&dl);
+	unlock(&dlopen_lock);
 }
 
 static int mark_loaded_tls(struct dl_phdr_info *info, size_t size, void *arg)
@@ -690,4 +703,16 @@ static int mark_loaded_tls(struct dl_phdr_info *info, size_t size, void *arg)
 	if (id > 0 && id < MAX_MODID)
 		tls_seen[id / 8] |= 1 << id % 8;
 	return 0;
+}
+
+void g_afterfork(void)
+{
+	/* the other threads are gone mid-update: forget the pool (its Gs
+	 * leak), keep the G table (its links are always consistent) */
+	gfree.lock.key = 0;
+	gfree.head = NULL;
+	gfree.n = gfree.hot = 0;
+	ustk.lock.key = 0;
+	ustk.dead = NULL;
+	dlopen_lock.key = 0;
 }

@@ -164,3 +164,8 @@ int keys_delete(unsigned key)
 	rt_exit();
 	return r;
 }
+
+void keys_afterfork(void)
+{
+	keylock.key = 0;
+}

@@ -125,3 +125,12 @@ void m_init(void)
 		throw("cannot create the template thread");
 	pthread_attr_destroy(&attr);
 }
+
+void m_afterfork(void)
+{
+	tmpl.lock.key = 0;
+	tmpl.head = NULL;
+	tmpl.freem = NULL;	/* may be mid-update: leak the slab */
+	tmpl.seq = 0;
+	m_init();
+}

@@ -148,6 +148,25 @@ static bool mremove(m *mp)
 	return false;
 }
 
+bool wake_timer_sleeper(int64_t when)
+{
+	lock(&sched.lock);
+	m *mp = sched.timer_sleeper;
+	if (!mp) {
+		unlock(&sched.lock);
+		return false;
+	}
+	if (sched.sleep_until <= when) {
+		unlock(&sched.lock);
+		return true;	/* it wakes in time anyway */
+	}
+	/* off the idle list first: only one party may wake an idle M */
+	mremove(mp);
+	unlock(&sched.lock);
+	notewakeup(&mp->park);
+	return true;
+}
+
 /* Run some M on pp (an idle P if NULL). Go: startm. */
 void startm(p *pp, bool spinning)
 {
@@ -552,4 +571,65 @@ void *mstart_thread(void *arg)
 	mp->nextp = NULL;
 	acquirep(mp, pp);
 	mstart(mp);
+}
+
+/*
+ * fork. POSIX keeps only the calling thread in the child, and so does
+ * libgmp: the calling G goes on alone, on a fresh runtime (Go has no
+ * fork; this follows NPTL). Every runtime lock is reset (its holder may
+ * be gone), every queue of other Gs forgotten (their memory leaks), the
+ * kernel thread becomes the only M with P0, with a new g0 (its old g0
+ * stack, if it was an NPTL thread's, is in glibc's stack cache now), and
+ * the template and sysmon threads are started again. Runs as the first
+ * pthread_atfork child handler, on the forking G.
+ */
+void sched_afterfork_child(void)
+{
+	g *gp = getg();
+
+	if (!gp || gp->is_g0)
+		return;
+	m *mp = gp->m;
+	sched.lock.key = 0;
+	timers_afterfork();
+	sema_afterfork();
+	stack_afterfork();
+	g_afterfork();
+	keys_afterfork();
+	for (int i = 0; i < sched.nprocs; i++) {
+		p *pp = sched.allp[i];
+		atomic_store(&pp->runqhead, 0);
+		atomic_store(&pp->runqtail, 0);
+		atomic_store(&pp->runnext, NULL);
+		atomic_store(&pp->status, P_IDLE);
+		pp->m = NULL;
+		pp->link = NULL;
+	}
+	sched.runqhead = sched.runqtail = NULL;
+	atomic_store(&sched.runqsize, 0);
+	sched.pidle = NULL;
+	atomic_store(&sched.npidle, 0);
+	sched.midle = NULL;
+	sched.nmidle = 0;
+	atomic_store(&sched.nmspinning, 0);
+	sched.timer_sleeper = NULL;
+	sched.allm = mp;
+	mp->alllink = NULL;
+	sched.mcount = 1;
+	mp->p = mp->nextp = mp->oldp = NULL;
+	mp->spinning = false;
+	mp->curg = gp;
+	mp->is_m0 = true;
+	mp->tid = (int)arch_syscall(SYS_gettid, 0, 0, 0, 0);
+	mp->g0 = g_new_g0(mp);
+	arch_ctx_init(&mp->g0->ctx, mp->g0->stack_hi, mp->g0->tp, m0_entry,
+		      mp);
+	acquirep(mp, sched.allp[0]);
+	for (int i = sched.nprocs - 1; i >= 1; i--)
+		pidleput(sched.allp[i]);
+	atomic_store(&nlive, 1);
+	gp->rt = 0;
+	atomic_store(&mp->pstate, PS_USER);
+	m_afterfork();
+	sysmon_afterfork();
 }

@@ -229,3 +229,12 @@ void g_sleep_until(int64_t deadline)
 	g_sleep_until1(deadline);
 	rt_exit();
 }
+
+void sema_afterfork(void)
+{
+	/* every parked G belonged to a thread the child does not have */
+	for (int i = 0; i < NBUCKETS; i++) {
+		table[i].lock.key = 0;
+		table[i].head = table[i].tail = NULL;
+	}
+}

@@ -235,3 +235,9 @@ void stack_stats(uint64_t *mapped, uint64_t *chunks)
 	*mapped = st.mapped;
 	*chunks = st.chunks;
 }
+
+void stack_afterfork(void)
+{
+	st.lock.key = 0;
+	st.chunk_free = NULL;	/* may be mid-update: leak the free slots */
+}

@@ -18,6 +18,7 @@
  * words per P per round costs nothing.
  */
 #include <pthread.h>
+#include <string.h>
 #include <sys/syscall.h>
 #include <time.h>
 #include "core.h"
@@ -188,4 +189,10 @@ void sysmon_init(void)
 	if (hooks.pthread_create(&t, &attr, sysmon_main, NULL))
 		throw("cannot create the sysmon thread");
 	pthread_attr_destroy(&attr);
+}
+
+void sysmon_afterfork(void)
+{
+	memset(&sm, 0, sizeof sm);
+	sysmon_init();
 }

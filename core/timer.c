@@ -124,16 +124,7 @@ void timer_add(struct timer *t)
 	if (!earliest)
 		return;
 	/* An idle M sleeping past this deadline must re-arm: wake it. */
-	lock(&sched.lock);
-	m *mp = sched.timer_sleeper;
-	if (mp && sched.sleep_until > t->when) {
-		sched.timer_sleeper = NULL;
-		unlock(&sched.lock);
-		notewakeup(&mp->park);
-		return;
-	}
-	unlock(&sched.lock);
-	if (mp == NULL)
+	if (!wake_timer_sleeper(t->when))
 		wakep();
 }
 
@@ -188,4 +179,10 @@ int64_t timers_run(int64_t now)
 			timer_fire(batch[i].gp, batch[i].gen);
 	} while (n == 64 && next >= 0 && next <= now);
 	return next;
+}
+
+void timers_afterfork(void)
+{
+	timers.lock.key = 0;
+	timers.len = 0;		/* their Gs are gone */
 }

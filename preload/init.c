@@ -18,6 +18,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <pthread.h>
 #include <sys/syscall.h>
 #include "gmpsched.h"
 #include "real.h"
@@ -143,6 +144,7 @@ static void start(void)
 			stats_fd = (int)fd;
 	}
 	sched_init(g_adopt_main());
+	pthread_atfork(NULL, NULL, sched_afterfork_child);
 	gmp__active = 1;
 	debugf("started: %d procs", cfg.maxprocs);
 }

@@ -29,6 +29,16 @@ void wakep(void)
 	nwakep++;
 }
 
+/* sched.c's: wakes the M sleeping until a later time; here it records
+ * the deadline it was told about and answers whether an M sleeps. */
+static int64_t told_when = -1;
+
+bool wake_timer_sleeper(int64_t when)
+{
+	told_when = when;
+	return sched.timer_sleeper != NULL;
+}
+
 #define MAXFIRED 20000
 static struct {
 	g *gp;
@@ -65,6 +75,7 @@ static int reset(void **state)
 	timers_run(INT64_MAX);
 	nfired = 0;
 	nwakep = 0;
+	told_when = -1;
 	sched.timer_sleeper = NULL;
 	sched.sleep_until = 0;
 	return 0;
@@ -268,38 +279,38 @@ static void earliest_timer_with_no_sleeping_m_calls_wakep(void **state)
 	assert_true(timer_del(&b));
 }
 
-static void earlier_timer_wakes_the_m_sleeping_until_a_later_one(void **state)
+static void earliest_timer_is_told_to_the_sleeping_m(void **state)
 {
 	static m sleeper;
 	static struct timer t;
 
 	(void)state;
-	noteclear(&sleeper.park);
 	sched.timer_sleeper = &sleeper;
 	sched.sleep_until = 1000;
 	timer_init(&t, 500, 0);
 	timer_add(&t);
-	assert_int_equal(atomic_load(&sleeper.park.key), 1);	/* woken */
-	assert_null(sched.timer_sleeper);
-	assert_int_equal(nwakep, 0);
+	assert_int_equal(told_when, 500);
+	assert_int_equal(nwakep, 0);	/* the sleeper re-arms */
 	assert_true(timer_del(&t));
 }
 
-static void later_timer_leaves_the_sleeping_m_asleep(void **state)
+static void later_timer_tells_nobody(void **state)
 {
 	static m sleeper;
-	static struct timer t;
+	static struct timer a, t;
 
 	(void)state;
-	noteclear(&sleeper.park);
 	sched.timer_sleeper = &sleeper;
 	sched.sleep_until = 1000;
+	timer_init(&a, 1000, 0);
+	timer_add(&a);
+	told_when = -1;
 	timer_init(&t, 2000, 0);
-	timer_add(&t);
-	assert_int_equal(atomic_load(&sleeper.park.key), 0);
-	assert_ptr_equal(sched.timer_sleeper, &sleeper);
-	assert_int_equal(nwakep, 0);	/* an M will look at timers */
+	timer_add(&t);	/* not the earliest: nothing to re-arm */
+	assert_int_equal(told_when, -1);
+	assert_int_equal(nwakep, 0);
 	assert_true(timer_del(&t));
+	assert_true(timer_del(&a));
 }
 
 static void adding_a_queued_timer_is_fatal(void **state)
@@ -447,8 +458,8 @@ int main(void)
 		T(timers_run_fires_more_than_one_batch),
 		T(timers_run_returns_minus_one_after_the_last_fires),
 		T(earliest_timer_with_no_sleeping_m_calls_wakep),
-		T(earlier_timer_wakes_the_m_sleeping_until_a_later_one),
-		T(later_timer_leaves_the_sleeping_m_asleep),
+		T(earliest_timer_is_told_to_the_sleeping_m),
+		T(later_timer_tells_nobody),
 		T(adding_a_queued_timer_is_fatal),
 		T(heap_matches_a_reference_over_random_adds_and_dels),
 #undef T
