@@ -123,6 +123,7 @@ struct timer {
 
 struct waiter {
 	const void *addr;	/* the word waited on, NULL if not queued */
+	uint32_t bitset;	/* FUTEX_WAIT_BITSET's mask; ~0 otherwise */
 	struct waiter *next, *prev;
 };
 
@@ -482,6 +483,17 @@ int gfutex_wait(const void *addr, uint32_t val, int64_t deadline);
 /* Wake up to n Gs parked on addr; returns how many. Context: G or g0
  * with a P. */
 int gfutex_wake(const void *addr, int n);
+/* The same with FUTEX_*_BITSET masks: a wake reaches waiters whose
+ * bitset shares a bit with its own. */
+int gfutex_wait_bitset(const void *addr, uint32_t val, int64_t deadline,
+		       uint32_t bitset);
+int gfutex_wake_bitset(const void *addr, int n, uint32_t bitset);
+/* FUTEX_CMP_REQUEUE (cmp) or FUTEX_REQUEUE at G level: wake up to nwake
+ * Gs parked on from, move up to nmove others to to. Returns the number
+ * woken (*moved: moved) or -EAGAIN when cmp and *from != val.
+ * Context: G. Locks: both buckets, in address order. */
+int gfutex_requeue(const void *from, const void *to, int nwake, int nmove,
+		   bool cmp, uint32_t val, int *moved);
 /* Park the running G until the deadline. Context: G. */
 void g_sleep_until(int64_t deadline);
 

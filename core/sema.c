@@ -106,7 +106,8 @@ static unsigned end_wait(g *gp, int64_t deadline)
 	return atomic_load_explicit(&gp->waitstate, memory_order_acquire) & 3;
 }
 
-static int gfutex_wait1(const void *addr, uint32_t val, int64_t deadline)
+static int gfutex_wait1(const void *addr, uint32_t val, int64_t deadline,
+			uint32_t bitset)
 {
 	g *gp = getg();
 	struct bucket *b = bucketof(addr);
@@ -125,6 +126,7 @@ static int gfutex_wait1(const void *addr, uint32_t val, int64_t deadline)
 	}
 	begin_wait(gp, deadline);
 	gp->w.addr = addr;
+	gp->w.bitset = bitset;
 	gp->w.next = NULL;
 	gp->w.prev = b->tail;
 	if (b->tail)
@@ -136,7 +138,7 @@ static int gfutex_wait1(const void *addr, uint32_t val, int64_t deadline)
 	return end_wait(gp, deadline) == W_TIMEDOUT ? -ETIMEDOUT : 0;
 }
 
-static int gfutex_wake1(const void *addr, int n)
+static int gfutex_wake1(const void *addr, int n, uint32_t bitset)
 {
 	struct bucket *b = bucketof(addr);
 	g *ready[16];
@@ -146,7 +148,7 @@ again:
 	lock(&b->lock);
 	for (struct waiter *w = b->head, *next; w && total < n; w = next) {
 		next = w->next;
-		if (w->addr != addr)
+		if (w->addr != addr || !(w->bitset & bitset))
 			continue;
 		g *gp = g_of_waiter(w);
 		uint64_t s = atomic_load_explicit(&gp->waitstate,
@@ -183,12 +185,19 @@ void timer_fire(g *gp, uint64_t gen)
 		    &gp->waitstate, &s, gen << 2 | W_TIMEDOUT,
 		    memory_order_acq_rel, memory_order_relaxed))
 		return;
-	/* gp is still parked in wait gen: its fields are stable. */
-	const void *addr = gp->w.addr;
-	if (addr) {
+	/* gp is still parked in wait gen; only a requeue may move it to
+	 * another bucket, and it holds both locks to do so: re-check. */
+	for (;;) {
+		const void *addr = gp->w.addr;
+		if (!addr)
+			break;
 		struct bucket *b = bucketof(addr);
 		lock(&b->lock);
-		unlink_w(b, &gp->w);
+		if (gp->w.addr == addr) {
+			unlink_w(b, &gp->w);
+			unlock(&b->lock);
+			break;
+		}
 		unlock(&b->lock);
 	}
 	goready(gp);
@@ -209,16 +218,113 @@ static void g_sleep_until1(int64_t deadline)
 
 int gfutex_wait(const void *addr, uint32_t val, int64_t deadline)
 {
+	return gfutex_wait_bitset(addr, val, deadline, ~0u);
+}
+
+int gfutex_wait_bitset(const void *addr, uint32_t val, int64_t deadline,
+		       uint32_t bitset)
+{
 	rt_enter();
-	int r = gfutex_wait1(addr, val, deadline);
+	int r = gfutex_wait1(addr, val, deadline, bitset);
 	rt_exit();
 	return r;
 }
 
 int gfutex_wake(const void *addr, int n)
 {
+	return gfutex_wake_bitset(addr, n, ~0u);
+}
+
+int gfutex_wake_bitset(const void *addr, int n, uint32_t bitset)
+{
 	rt_enter();
-	int r = gfutex_wake1(addr, n);
+	int r = gfutex_wake1(addr, n, bitset);
+	rt_exit();
+	return r;
+}
+
+/* Lock the buckets of a and b in address order (once if the same). */
+static void lock2(struct bucket *a, struct bucket *b)
+{
+	if (a == b) {
+		lock(&a->lock);
+	} else if (a < b) {
+		lock(&a->lock);
+		lock(&b->lock);
+	} else {
+		lock(&b->lock);
+		lock(&a->lock);
+	}
+}
+
+static void unlock2(struct bucket *a, struct bucket *b)
+{
+	unlock(&a->lock);
+	if (a != b)
+		unlock(&b->lock);
+}
+
+static int requeue1(const void *from, const void *to, int nwake,
+		    int nmove, bool cmp, uint32_t val, int *moved)
+{
+	struct bucket *bf = bucketof(from), *bt = bucketof(to);
+	g *ready = NULL;	/* linked through schedlink: unused while parked */
+	int woken = 0;
+
+	*moved = 0;
+	lock2(bf, bt);
+	if (cmp && atomic_load_explicit((_Atomic uint32_t *)from,
+					memory_order_seq_cst) != val) {
+		unlock2(bf, bt);
+		return -EAGAIN;
+	}
+	for (struct waiter *w = bf->head, *next; w; w = next) {
+		next = w->next;
+		if (w->addr != from)
+			continue;
+		g *gp = g_of_waiter(w);
+		uint64_t s = atomic_load_explicit(&gp->waitstate,
+						  memory_order_relaxed);
+		if ((s & 3) != W_WAITING)
+			continue;	/* its timer won */
+		if (woken < nwake) {
+			if (!atomic_compare_exchange_strong_explicit(
+				    &gp->waitstate, &s, (s & ~3ull) | W_WOKEN,
+				    memory_order_acq_rel, memory_order_relaxed))
+				continue;
+			unlink_w(bf, w);
+			gp->schedlink = ready;
+			ready = gp;
+			woken++;
+			continue;
+		}
+		if (*moved >= nmove)
+			break;
+		/* move it: under both locks, so its timer finds it */
+		unlink_w(bf, w);
+		w->addr = to;
+		w->prev = bt->tail;
+		if (bt->tail)
+			bt->tail->next = w;
+		else
+			bt->head = w;
+		bt->tail = w;
+		(*moved)++;
+	}
+	unlock2(bf, bt);
+	while (ready) {
+		g *gp = ready;
+		ready = gp->schedlink;
+		goready(gp);
+	}
+	return woken;
+}
+
+int gfutex_requeue(const void *from, const void *to, int nwake, int nmove,
+		   bool cmp, uint32_t val, int *moved)
+{
+	rt_enter();
+	int r = requeue1(from, to, nwake, nmove, cmp, val, moved);
 	rt_exit();
 	return r;
 }
