@@ -8,6 +8,9 @@
 #   sort             sort --parallel=4 -S 10M of ~330,000 lines: same output
 #   sysbench         threads and mutex tests with 8 threads: exit 0 and the
 #                    usual report (numbers are not compared)
+#   the user surface gmp-run's environment and exit statuses, a bad GMP_*
+#                    value reported once, GMP_STATS counting the threads of
+#                    a 5-thread program
 #
 # Every run is its own process under `timeout`; stdout, stderr and the exit
 # status of the two runs are compared byte for byte. A program that is not
@@ -46,7 +49,10 @@ tests=(pigz_output_and_roundtrip_match_native
 	xz_output_and_roundtrip_match_native
 	sort_parallel_output_matches_native
 	sysbench_threads_completes_under_libgmp
-	sysbench_mutex_completes_under_libgmp)
+	sysbench_mutex_completes_under_libgmp
+	gmp_run_sets_the_environment_and_passes_the_status
+	bad_gmp_value_is_reported_once_and_the_default_used
+	stats_count_the_threads_a_program_made)
 
 echo "TAP version 13"
 echo "1..${#tests[@]}"
@@ -253,6 +259,70 @@ t_sysbench_mutex()
 	sysbench_ok sysbench-mutex mutex --threads=8 run
 }
 
+t_gmp_run()
+{
+	local out rc
+	out=$("$build/gmp-run" -p 3 -- sh -c 'echo "$GMP_MAXPROCS $LD_PRELOAD"')
+	[ "$out" = "3 $lib" ] || fail "gmp-run -p 3: environment was '$out'"
+	"$build/gmp-run" -- sh -c 'exit 7'; rc=$?
+	[ $rc = 7 ] || fail "gmp-run: program status 7 came back as $rc"
+	"$build/gmp-run" -- "$tmp/no-such-program" 2>/dev/null; rc=$?
+	[ $rc = 127 ] || fail "gmp-run: missing program gave $rc, not 127"
+	: >"$tmp/not-executable"
+	"$build/gmp-run" -- "$tmp/not-executable" 2>/dev/null; rc=$?
+	[ $rc = 126 ] || fail "gmp-run: non-executable gave $rc, not 126"
+	out=$("$build/gmp-run" -p 0 -- true 2>&1); rc=$?
+	[ $rc = 125 ] && [ -n "$out" ] ||
+		fail "gmp-run -p 0: status $rc, message '$out'"
+	[ -z "$why" ]
+}
+
+# A tiny program with exactly 5 threads, built here.
+threads5()
+{
+	[ -x "$tmp/threads5" ] && return 0
+	cat >"$tmp/threads5.c" <<'PROG'
+#include <pthread.h>
+static void *f(void *a) { return a; }
+int main(void)
+{
+	pthread_t t[5];
+	for (int i = 0; i < 5; i++)
+		if (pthread_create(&t[i], 0, f, 0))
+			return 1;
+	for (int i = 0; i < 5; i++)
+		pthread_join(t[i], 0);
+	return 0;
+}
+PROG
+	${CC:-cc} -O2 -pthread -o "$tmp/threads5" "$tmp/threads5.c" ||
+		fail "cannot build the test program"
+}
+
+t_bad_value()
+{
+	local err
+	threads5 || return 1
+	err=$(GMP_MAXPROCS=abc LD_PRELOAD=$lib "$tmp/threads5" 2>&1) ||
+		fail "the program failed under GMP_MAXPROCS=abc"
+	[ "$(grep -c 'GMP_MAXPROCS=abc' <<<"$err")" = 1 ] ||
+		fail "expected one line about GMP_MAXPROCS=abc, got: $err"
+	[ -z "$why" ]
+}
+
+t_stats()
+{
+	local err
+	threads5 || return 1
+	err=$(GMP_STATS=1 LD_PRELOAD=$lib "$tmp/threads5" 2>&1) ||
+		fail "the program failed under GMP_STATS=1"
+	grep -Eq '^  Gs created +6$' <<<"$err" ||
+		fail "expected 'Gs created 6' (main + 5), got: $err"
+	grep -Eq '^  procs \(P\) +[0-9]+$' <<<"$err" ||
+		fail "no procs line in: $err"
+	[ -z "$why" ]
+}
+
 # name -> "program function"
 declare -A impl=(
 	[pigz_output_and_roundtrip_match_native]="pigz t_pigz"
@@ -261,6 +331,9 @@ declare -A impl=(
 	[sort_parallel_output_matches_native]="sort t_sort"
 	[sysbench_threads_completes_under_libgmp]="sysbench t_sysbench_threads"
 	[sysbench_mutex_completes_under_libgmp]="sysbench t_sysbench_mutex"
+	[gmp_run_sets_the_environment_and_passes_the_status]="sh t_gmp_run"
+	[bad_gmp_value_is_reported_once_and_the_default_used]="cc t_bad_value"
+	[stats_count_the_threads_a_program_made]="cc t_stats"
 )
 
 num=0 passed=0 failed=0 skipped=0
