@@ -415,6 +415,9 @@ int g_create(const struct gattr *a, void *(*fn)(void *), void *arg, g **out);
 void gfput(g *gp);
 /* The G of a pthread_t, or NULL if it is not one of ours. Context: any. */
 g *g_from_thread(pthread_t t);
+/* t is one of libgmp's TCBs whose thread has ended and been released
+ * (joined or detached). Context: any. */
+bool g_thread_ended(pthread_t t);
 /* A G for the main thread. Context: main thread, from the constructor. */
 g *g_adopt_main(void);
 /* A g0 with its own stack and TCB, for M0. */

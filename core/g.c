@@ -63,6 +63,7 @@ extern void __ctype_init(void);
 extern void __call_tls_dtors(void);
 
 #define GCOOKIE 0x6c6962676d702d67ull	/* "libgmp-g" */
+#define GDEAD 0x6c6962676d702d64ull	/* "libgmp-d": an ended G */
 #define FAKE_TID_BASE (1 << 22)		/* > PID_MAX_LIMIT */
 #define POOL_HOT 64			/* pooled Gs that keep their pages */
 #define POOL_MAX 1024			/* pooled Gs kept at all */
@@ -104,10 +105,20 @@ void g_bind_tcb(g *gp, void *tp)
 	gp->ctx.tp = tp;
 }
 
+/* The TCB stays recognisable as a thread that has ended, so that
+ * pthread_join and pthread_detach on it return ESRCH as glibc does. */
 static void unbind_tcb(void *tp)
 {
-	((uint64_t *)((char *)tp + TCB_GSLOT))[0] = 0;
-	((uint64_t *)((char *)tp + TCB_GSLOT))[1] = 0;
+	uint64_t *w = (uint64_t *)((char *)tp + TCB_GSLOT);
+
+	w[1] = w[0] ^ GDEAD;
+}
+
+bool g_thread_ended(pthread_t t)
+{
+	uint64_t *w = (uint64_t *)((char *)t + TCB_GSLOT);
+
+	return t != 0 && w[0] != 0 && (w[0] ^ GDEAD) == w[1];
 }
 
 g *g_from_thread(pthread_t t)

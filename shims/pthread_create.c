@@ -113,13 +113,15 @@ static int join_wait(g *gp, void **ret, int64_t deadline, bool try)
 	return 0;
 }
 
+/* Not a live G: an ended one is ESRCH, anything else is glibc's. */
+#define NOT_OURS(t, call) (g_thread_ended(t) ? ESRCH : (call))
+
 EXPORT int pthread_join(pthread_t t, void **ret)
 {
 	g *gp = g_from_thread(t);
 
-	if (!gp || !curg())
-		return gp ? join_wait(gp, ret, -1, false)
-			  : real.pthread_join(t, ret);
+	if (!gp)
+		return NOT_OURS(t, real.pthread_join(t, ret));
 	return join_wait(gp, ret, -1, false);
 }
 
@@ -127,7 +129,8 @@ EXPORT int pthread_tryjoin_np(pthread_t t, void **ret)
 {
 	g *gp = g_from_thread(t);
 
-	return gp ? join_wait(gp, ret, -1, true) : real.pthread_tryjoin_np(t, ret);
+	return gp ? join_wait(gp, ret, -1, true)
+		  : NOT_OURS(t, real.pthread_tryjoin_np(t, ret));
 }
 
 static int clockjoin(g *gp, void **ret, clockid_t clk,
@@ -151,7 +154,7 @@ EXPORT int pthread_timedjoin_np(pthread_t t, void **ret,
 	g *gp = g_from_thread(t);
 
 	if (!gp)
-		return real.pthread_timedjoin_np(t, ret, abstime);
+		return NOT_OURS(t, real.pthread_timedjoin_np(t, ret, abstime));
 	return clockjoin(gp, ret, CLOCK_REALTIME, abstime);
 }
 
@@ -161,7 +164,8 @@ EXPORT int pthread_clockjoin_np(pthread_t t, void **ret, clockid_t clk,
 	g *gp = g_from_thread(t);
 
 	if (!gp)
-		return real.pthread_clockjoin_np(t, ret, clk, abstime);
+		return NOT_OURS(t, real.pthread_clockjoin_np(t, ret, clk,
+							    abstime));
 	if (clk != CLOCK_REALTIME && clk != CLOCK_MONOTONIC)
 		return EINVAL;
 	return clockjoin(gp, ret, clk, abstime);
@@ -172,7 +176,7 @@ EXPORT int pthread_detach(pthread_t t)
 	g *gp = g_from_thread(t);
 
 	if (!gp)
-		return real.pthread_detach(t);
+		return NOT_OURS(t, real.pthread_detach(t));
 	uint32_t w = atomic_load(&gp->joinword);
 	do {
 		if (w & (JOIN_DETACHED | JOIN_JOINING))
