@@ -376,3 +376,13 @@ distclean: clean
 
 help:
 	@sed -n '/^# libgmp/,/^$$/s/^# \{0,1\}//p' $(firstword $(MAKEFILE_LIST))
+
+# ---- conformance ----------------------------------------------------------
+
+# LTP's open_posix_testsuite (../shared/conformance/), built into
+# $(BUILD)/conformance and run natively and preloaded: a test that passes
+# natively must pass under libgmp. CONF_GROUPS="threads sem" selects groups
+# (tests/conformance/run.sh lists them and its other knobs).
+.PHONY: conformance
+conformance: all
+	$(Q)bash tests/conformance/run.sh $(BUILD) $(CONF_GROUPS)
