@@ -393,6 +393,9 @@ void m_init(void);
  * Context: any. Locks: none. Blocks: no. Allocates: mmap. */
 void newm(p *pp, bool spinning);
 m *m_alloc(void);
+/* A detached kernel thread of the runtime's own (template, sysmon),
+ * started with the real pthread_create; throws fail if it cannot. */
+void m_start_helper(void *(*fn)(void *), size_t stack, const char *fail);
 
 /* ---- g.c ------------------------------------------------------------- */
 

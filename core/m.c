@@ -111,19 +111,25 @@ static void *template_main(void *arg)
 	return NULL;
 }
 
-void m_init(void)
+void m_start_helper(void *(*fn)(void *), size_t stack, const char *fail)
 {
 	pthread_attr_t attr;
 	pthread_t t;
 
+	pthread_attr_init(&attr);
+	pthread_attr_setstacksize(&attr, stack);
+	pthread_attr_setdetachstate(&attr, PTHREAD_CREATE_DETACHED);
+	if (hooks.pthread_create(&t, &attr, fn, NULL))
+		throw(fail);
+	pthread_attr_destroy(&attr);
+}
+
+void m_init(void)
+{
 	/* the template and so every M inherit the main thread's signal mask
 	 * at start-up (per-G masks are issue 6's) */
-	pthread_attr_init(&attr);
-	pthread_attr_setstacksize(&attr, 256 << 10);
-	pthread_attr_setdetachstate(&attr, PTHREAD_CREATE_DETACHED);
-	if (hooks.pthread_create(&t, &attr, template_main, NULL))
-		throw("cannot create the template thread");
-	pthread_attr_destroy(&attr);
+	m_start_helper(template_main, 256 << 10,
+		       "cannot create the template thread");
 }
 
 void m_afterfork(void)

@@ -180,15 +180,7 @@ static void *sysmon_main(void *arg)
 
 void sysmon_init(void)
 {
-	pthread_attr_t attr;
-	pthread_t t;
-
-	pthread_attr_init(&attr);
-	pthread_attr_setstacksize(&attr, 128 << 10);
-	pthread_attr_setdetachstate(&attr, PTHREAD_CREATE_DETACHED);
-	if (hooks.pthread_create(&t, &attr, sysmon_main, NULL))
-		throw("cannot create the sysmon thread");
-	pthread_attr_destroy(&attr);
+	m_start_helper(sysmon_main, 128 << 10, "cannot create the sysmon thread");
 }
 
 void sysmon_afterfork(void)
