@@ -134,34 +134,33 @@ EXPORT int pthread_rwlock_trywrlock(pthread_rwlock_t *l)
 			 : wrlock(l, -1, true);
 }
 
-EXPORT int pthread_rwlock_clockrdlock(pthread_rwlock_t *l, clockid_t clk,
-				      const struct timespec *ts)
+/* Try first (POSIX: a lock that is free is taken whatever the time),
+ * then wait until the deadline. */
+static int timed(pthread_rwlock_t *l, clockid_t clk, const struct timespec *ts,
+		 int (*take)(pthread_rwlock_t *, int64_t, bool))
 {
 	int64_t d;
 	int r;
 
-	if (SHARED(l))
-		return real.pthread_rwlock_clockrdlock(l, clk, ts);
-	if ((r = rdlock(l, -1, true)) != EBUSY)
+	if ((r = take(l, -1, true)) != EBUSY)
 		return r;
 	if ((r = deadline_of(clk, ts, &d)))
 		return r;
-	return rdlock(l, d, false);
+	return take(l, d, false);
+}
+
+EXPORT int pthread_rwlock_clockrdlock(pthread_rwlock_t *l, clockid_t clk,
+				      const struct timespec *ts)
+{
+	return SHARED(l) ? real.pthread_rwlock_clockrdlock(l, clk, ts)
+			 : timed(l, clk, ts, rdlock);
 }
 
 EXPORT int pthread_rwlock_clockwrlock(pthread_rwlock_t *l, clockid_t clk,
 				      const struct timespec *ts)
 {
-	int64_t d;
-	int r;
-
-	if (SHARED(l))
-		return real.pthread_rwlock_clockwrlock(l, clk, ts);
-	if ((r = wrlock(l, -1, true)) != EBUSY)
-		return r;
-	if ((r = deadline_of(clk, ts, &d)))
-		return r;
-	return wrlock(l, d, false);
+	return SHARED(l) ? real.pthread_rwlock_clockwrlock(l, clk, ts)
+			 : timed(l, clk, ts, wrlock);
 }
 
 EXPORT int pthread_rwlock_timedrdlock(pthread_rwlock_t *l,
