@@ -75,11 +75,15 @@ struct parkarg {
 static bool park_commit(g *gp, void *arg)
 {
 	struct parkarg *pa = arg;
+	struct bucket *b = pa->b;
 
+	/* pa lives on gp's stack: once the timer is armed it may fire on
+	 * another M and gp may run again, so read pa first. A bucket wait
+	 * is safe: the timer needs b's lock to ready gp. */
 	if (pa->timed)
 		timer_add(&gp->timer);
-	if (pa->b)
-		unlock(&pa->b->lock);
+	if (b)
+		unlock(&b->lock);
 	return true;
 }
 
