@@ -15,6 +15,7 @@
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <signal.h>
 
 #pragma GCC visibility push(hidden)
 
@@ -35,6 +36,23 @@ void arch_ctx_init(struct arch_ctx *ctx, void *stack_top, void *tp,
 /* Detect wrfsbase support (AT_HWCAP2 bit 1); false means every switch
  * changes %fs with arch_prctl, about 10x slower. Call once, early. */
 bool arch_init(void);
+
+/* Make a glibc jmp_buf (__jmp_buf) resume at pc, keeping its stack
+ * pointer: the saved pc is mangled with the thread's pointer guard as
+ * glibc's setjmp does. pc is entered with the saved sp, not as a call:
+ * use arch_unwind_landing. */
+void arch_jmpbuf_set_pc(long *jmpbuf, void (*pc)(void));
+/* Aligns the stack and calls g_unwound(). */
+void arch_unwind_landing(void);
+
+/* A signal interrupted a thread at a syscall instruction (about to run
+ * it, or about to restart it): make it return -err without running. */
+bool arch_ctx_fail_syscall(void *ucontext, long err);
+
+/* Install h for sig with the raw system call (glibc refuses its own
+ * reserved signals): SA_SIGINFO is implied by h's type only if flags
+ * has it. Returns 0 or -errno. */
+int arch_sigaction(int sig, void (*h)(int, siginfo_t *, void *), int flags);
 
 /* The thread pointer of the running code (%fs:0). */
 static inline void *arch_tp(void)

@@ -109,10 +109,13 @@ enum mcallop {
 #define JOIN_JOINING	2u
 #define JOIN_EXITED	4u
 
-/* waitstate word: gen << 2 | W_* ; see sema.c */
+/* waitstate word: gen << W_SHIFT | W_* ; see sema.c */
+#define W_SHIFT		3
+#define W_MASK		7u
 #define W_WAITING	1u
 #define W_WOKEN		2u
 #define W_TIMEDOUT	3u
+#define W_INTERRUPTED	4u
 
 struct timer {
 	int64_t when;		/* CLOCK_MONOTONIC ns */
@@ -174,6 +177,15 @@ struct g {
 	struct waiter w;
 	struct timer timer;
 	int64_t parked_at;
+	_Atomic uint32_t sleepword;	/* always 0: sleeps wait on it */
+
+	/* interruption (cancellation, shims/cancel.c): an interruptible
+	 * wait ends with -EINTR once intr_req is set (g_interrupt) */
+	_Atomic bool intr_req;
+	bool interruptible;	/* owned by the G; read under its bucket lock */
+	bool exit_set;		/* result was set by pthread_exit */
+	_Atomic bool in_cancel_syscall; /* in a bracketed cancellation point */
+	_Atomic bool cancel_kick; /* sysmon re-signals its M (cancel.c) */
 
 	/* pthread keys, blocks allocated on first set */
 	struct keyslot *keys[KEY_NBLOCKS];
@@ -383,6 +395,9 @@ void sysmon_init(void);
 /* A syscall began: make sure a long-sleeping sysmon will look soon. */
 void sysmon_kick(void);
 extern _Atomic uint64_t sysmon_retakes, sysmon_stray;
+/* Called by sysmon on every tick when set (shims/cancel.c re-signals
+ * cancelled Gs with it). Must not take runtime locks for long. */
+extern void (*_Atomic sysmon_hook)(void);
 
 /* ---- m.c ------------------------------------------------------------- */
 
@@ -421,6 +436,16 @@ g *g_from_thread(pthread_t t);
 /* t is one of libgmp's TCBs whose thread has ended and been released
  * (joined or detached). Context: any. */
 bool g_thread_ended(pthread_t t);
+/* The G's struct pthread cancelhandling word (glibc's bits), or NULL if
+ * glibc's layout is unknown. Context: any. */
+_Atomic int *g_cancelword(g *gp);
+/* gp (the caller) can unwind: glibc's pthread_exit will land back in
+ * libgmp. For the main G this redirects glibc's bottom unwind buffer;
+ * false if it cannot (then end the G without unwinding). Context: gp. */
+bool g_unwind_ready(g *gp);
+/* Where an unwound G lands: ends it with its pthread_exit value, or
+ * PTHREAD_CANCELED. */
+_Noreturn void g_unwound(void);
 /* A G for the main thread. Context: main thread, from the constructor. */
 g *g_adopt_main(void);
 /* A g0 with its own stack and TCB, for M0. */
@@ -501,7 +526,11 @@ int gfutex_wake_bitset(const void *addr, int n, uint32_t bitset);
 int gfutex_requeue(const void *from, const void *to, int nwake, int nmove,
 		   bool cmp, uint32_t val, int *moved);
 /* Park the running G until the deadline. Context: G. */
-void g_sleep_until(int64_t deadline);
+/* Sleep until deadline: 0, or -EINTR if interrupted (g_interrupt). */
+int g_sleep_until(int64_t deadline);
+/* Set gp->intr_req and end gp's wait if it is interruptible. Any
+ * context (G, g0, a thread that is not an M). */
+void g_interrupt(g *gp);
 
 /* ---- timer.c --------------------------------------------------------- */
 

@@ -26,6 +26,19 @@
  * the main G keeps its real tid); rseq cpu_id = -1 so sched_getcpu asks
  * the kernel; __resp points at the TCB's own resolver state.
  *
+ * Unwinding (pthread_exit, cancellation). glibc's pthread_exit runs the
+ * cleanup handlers and C++ destructors with a forced unwind that ends by
+ * longjmp'ing to the pthread_unwind_buf at the bottom of the TCB's
+ * cleanup_jmp_buf chain. g_main puts one there, as glibc's start_thread
+ * does, so glibc's own pthread_exit, pthread_testcancel and cancellation
+ * points work on a G unchanged and land back in g_main, which ends the G.
+ * The main G's bottom buffer is glibc's (in __libc_start_call_main, which
+ * would make the kernel thread exit): g_unwind_ready points its saved pc
+ * at arch_unwind_landing instead, which ends the main G the same way.
+ * The field offsets are found at start-up by calling glibc (see
+ * find_cancel_fields); if that fails, pthread_exit ends a G without
+ * unwinding and cancellation is refused (warned once).
+ *
  * Reuse. A dead G keeps its stack and TCB in the pool. Reusing it re-runs
  * _dl_allocate_tls_init like glibc's stack cache does, but first saves
  * libc's own static TLS block and restores it afterwards: that keeps
@@ -47,6 +60,7 @@
 #include <locale.h>
 #include <netdb.h>
 #include <pthread.h>
+#include <setjmp.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/prctl.h>
@@ -61,6 +75,10 @@ extern void *_dl_allocate_tls_init(void *result, bool init_tls);
 extern void _dl_get_tls_static_info(size_t *sizep, size_t *alignp);
 extern void __ctype_init(void);
 extern void __call_tls_dtors(void);
+/* __sigsetjmp on the smaller jmp_buf of __pthread_unwind_buf_t, as
+ * pthread.h's __sigsetjmp_cancel declares it. */
+extern int sigsetjmp_cancel(struct __cancel_jmp_buf_tag env[1], int savemask)
+	__asm__("__sigsetjmp") __attribute__((returns_twice));
 
 #define GCOOKIE 0x6c6962676d702d67ull	/* "libgmp-g" */
 #define GDEAD 0x6c6962676d702d64ull	/* "libgmp-d": an ended G */
@@ -78,6 +96,11 @@ static struct {
 	size_t libc_size;
 	ptrdiff_t resp_tls_off;	/* __resp, relative to tp */
 	ptrdiff_t res_off;	/* struct pthread.res, relative to tp */
+	/* cancellation and unwinding (struct pthread fields, from tp) */
+	ptrdiff_t cancel_off;	/* cancelhandling */
+	ptrdiff_t cleanup_jmp_off; /* cleanup_jmp_buf: pthread_unwind_buf chain */
+	ptrdiff_t cleanup_off;	/* cleanup: _pthread_cleanup_push's chain */
+	bool unwind_ok;		/* all three found: pthread_exit unwinds */
 	size_t top_reserve;	/* g + TCB + static TLS at a stack's top */
 } tl;
 
@@ -146,6 +169,51 @@ static int find_libc_tls(struct dl_phdr_info *info, size_t size, void *arg)
 	return 1;
 }
 
+/* Where struct pthread keeps cancelhandling, cleanup_jmp_buf and cleanup:
+ * glibc's thread_db descriptor gives the first; the others are found by
+ * letting glibc link a buffer into the calling thread's chains and
+ * looking for its address. */
+static void find_cancel_fields(char *tp)
+{
+	const uint32_t *db = dlsym(RTLD_DEFAULT,
+				   "_thread_db_pthread_cancelhandling");
+	void (*reg)(void *) = dlsym(RTLD_DEFAULT, "__pthread_register_cancel");
+	void (*unreg)(void *) = dlsym(RTLD_DEFAULT,
+				      "__pthread_unregister_cancel");
+	void (*push)(void *, void (*)(void *), void *) =
+		dlsym(RTLD_DEFAULT, "_pthread_cleanup_push");
+	void (*pop)(void *, int) = dlsym(RTLD_DEFAULT, "_pthread_cleanup_pop");
+	__pthread_unwind_buf_t ub;
+	void *cb[4];
+
+	tl.cancel_off = tl.cleanup_jmp_off = tl.cleanup_off = -1;
+	if (db && db[0] == 32 && db[1] == 1)
+		tl.cancel_off = db[2];
+	if (reg && unreg) {
+		reg(&ub);
+		for (ptrdiff_t o = 0x100; o < 0x800; o += 8)
+			if (*(void **)(tp + o) == &ub) {
+				tl.cleanup_jmp_off = o;
+				break;
+			}
+		unreg(&ub);
+	}
+	if (push && pop) {
+		push(cb, NULL, NULL);
+		for (ptrdiff_t o = 0x100; o < 0x800; o += 8)
+			if (*(void **)(tp + o) == cb) {
+				tl.cleanup_off = o;
+				break;
+			}
+		pop(cb, 0);
+	}
+	tl.unwind_ok = tl.cancel_off >= 0 && tl.cleanup_jmp_off >= 0 &&
+		       tl.cleanup_off >= 0;
+	if (!tl.unwind_ok)
+		debugf("unknown struct pthread layout: pthread_exit does not "
+		       "unwind, pthread_cancel is refused");
+}
+
 /* Modules loaded before start-up were initialised by ld.so. */
 static int mark_loaded_tls(struct dl_phdr_info *info, size_t size, void *arg);
 
@@ -182,6 +250,7 @@ int g_tls_init(void)
 		       "other than main may crash");
 	dl_iterate_phdr(find_libc_tls, NULL);
 	dl_iterate_phdr(mark_loaded_tls, NULL);
+	find_cancel_fields(tp);
 	void **resp = dlsym(RTLD_DEFAULT, "__resp");
 	if (resp)
 		tl.resp_tls_off = (char *)resp - tp;
@@ -367,6 +436,11 @@ static void g_init_common(g *gp, const struct gattr *a,
 	gp->waitgen = 0;
 	gp->timer.idx = -1;
 	gp->w.addr = NULL;
+	gp->exit_set = false;
+	gp->interruptible = false;
+	atomic_store_explicit(&gp->intr_req, false, memory_order_relaxed);
+	atomic_store_explicit(&gp->in_cancel_syscall, false,
+			      memory_order_relaxed);
 	g *self = getg();
 	if (self)
 		memcpy(gp->name, self->name, sizeof gp->name);
@@ -563,6 +637,8 @@ g *g_new_g0(m *mp)
 void g_main(void *arg)
 {
 	g *gp = arg;
+	char *tp = gp->tp;
+	__pthread_unwind_buf_t ub;
 
 	if (gp->reused) {
 		uselocale(LC_GLOBAL_LOCALE);
@@ -571,8 +647,59 @@ void g_main(void *arg)
 	__ctype_init();
 	errno = 0;
 	h_errno = 0;
+	if (tl.unwind_ok) {
+		/* a new thread: cancellation enabled, deferred, none pending */
+		atomic_store((_Atomic int *)(tp + tl.cancel_off), 0);
+		*(void **)(tp + tl.cleanup_off) = NULL;
+		*(void **)(tp + tl.cleanup_jmp_off) = NULL;
+	}
 	rt_start();
+	if (tl.unwind_ok) {
+		if (sigsetjmp_cancel(ub.__cancel_jmp_buf, 0))
+			g_unwound();	/* back from pthread_exit's unwind */
+		/* after setjmp: it may use the private words (glibc does
+		 * the same in start_thread) */
+		ub.__pad[0] = NULL;	/* priv.data.prev */
+		ub.__pad[1] = NULL;	/* priv.data.cleanup */
+		*(void **)(tp + tl.cleanup_jmp_off) = &ub;
+	}
 	g_exit(gp->start(gp->arg));
+}
+
+_Noreturn void g_unwound(void)
+{
+	g *gp = getg();
+
+	/* a cancellation glibc acted on itself (its pthread_testcancel or a
+	 * cancellation point) did not go through pthread_exit */
+	g_exit(gp->exit_set ? gp->result : PTHREAD_CANCELED);
+}
+
+_Atomic int *g_cancelword(g *gp)
+{
+	return tl.unwind_ok ? (_Atomic int *)((char *)gp->tp + tl.cancel_off)
+			    : NULL;
+}
+
+bool g_unwind_ready(g *gp)
+{
+	static bool main_done;
+
+	if (!tl.unwind_ok)
+		return false;
+	if (!gp->is_main || main_done)
+		return true;
+	/* Context: the main G itself, so its chain is stable. */
+	__pthread_unwind_buf_t *b = *(void **)((char *)gp->tp +
+					       tl.cleanup_jmp_off);
+	while (b && b->__pad[0])
+		b = b->__pad[0];
+	if (!b)
+		return false;	/* main was not started by glibc's libc_start */
+	arch_jmpbuf_set_pc(b->__cancel_jmp_buf[0].__cancel_jmp_buf,
+			   arch_unwind_landing);
+	main_done = true;
+	return true;
 }
 
 _Noreturn void g_exit(void *result)

@@ -10,9 +10,17 @@
  *
  * Invariants. A G is in at most one bucket list, only while parked in
  * gfutex_wait, and g.w.addr is non-NULL exactly then. g.waitstate is
- * gen << 2 | W_*: each wait bumps g.waitgen, and whoever moves the state
- * from W_WAITING (a waker to W_WOKEN, the timer to W_TIMEDOUT) owns the
- * wakeup; the loser does nothing.
+ * gen << W_SHIFT | W_*: each wait bumps g.waitgen, and whoever moves the
+ * state from W_WAITING (a waker to W_WOKEN, the timer to W_TIMEDOUT, an
+ * interrupter to W_INTERRUPTED) owns the wakeup; the loser does nothing.
+ *
+ * Interruption (what pthread_cancel needs). A G sets g.interruptible
+ * around a wait that may end early; g_interrupt sets g.intr_req, then
+ * looks for the G in its bucket. The waiter queues itself, then reads
+ * intr_req (a seq_cst fence between): either it sees the request and does
+ * not park, or the interrupter finds it queued and readies it with
+ * W_INTERRUPTED. Sleeps are waits on the G's own sleepword, so they are
+ * found the same way.
  *
  * Protocol. The waiter checks *addr and queues itself under the bucket
  * lock; the bucket is unlocked by gopark's unlockf on g0, after the G's
@@ -91,7 +99,7 @@ static uint64_t begin_wait(g *gp, int64_t deadline)
 {
 	uint64_t gen = ++gp->waitgen;
 
-	atomic_store_explicit(&gp->waitstate, gen << 2 | W_WAITING,
+	atomic_store_explicit(&gp->waitstate, gen << W_SHIFT | W_WAITING,
 			      memory_order_relaxed);
 	if (deadline >= 0) {
 		gp->timer.when = deadline;
@@ -107,11 +115,11 @@ static unsigned end_wait(g *gp, int64_t deadline)
 	if (deadline >= 0)
 		timer_del(&gp->timer);
 	/* acquire: pairs with the CAS of whoever readied us. */
-	return atomic_load_explicit(&gp->waitstate, memory_order_acquire) & 3;
+	return atomic_load_explicit(&gp->waitstate, memory_order_acquire) & W_MASK;
 }
 
 static int gfutex_wait1(const void *addr, uint32_t val, int64_t deadline,
-			uint32_t bitset)
+			uint32_t bitset, enum waitreason why)
 {
 	g *gp = getg();
 	struct bucket *b = bucketof(addr);
@@ -138,8 +146,24 @@ static int gfutex_wait1(const void *addr, uint32_t val, int64_t deadline,
 	else
 		b->head = &gp->w;
 	b->tail = &gp->w;
-	gopark(park_commit, &pa, WAIT_FUTEX);
-	return end_wait(gp, deadline) == W_TIMEDOUT ? -ETIMEDOUT : 0;
+	if (gp->interruptible) {
+		/* seq_cst: pairs with g_interrupt (see the header) */
+		atomic_thread_fence(memory_order_seq_cst);
+		if (atomic_load_explicit(&gp->intr_req, memory_order_relaxed)) {
+			unlink_w(b, &gp->w);
+			unlock(&b->lock);
+			return -EINTR;
+		}
+	}
+	gopark(park_commit, &pa, why);
+	switch (end_wait(gp, deadline)) {
+	case W_TIMEDOUT:
+		return -ETIMEDOUT;
+	case W_INTERRUPTED:
+		return -EINTR;
+	default:
+		return 0;
+	}
 }
 
 static int gfutex_wake1(const void *addr, int n, uint32_t bitset)
@@ -157,11 +181,11 @@ again:
 		g *gp = g_of_waiter(w);
 		uint64_t s = atomic_load_explicit(&gp->waitstate,
 						  memory_order_relaxed);
-		if ((s & 3) != W_WAITING)
+		if ((s & W_MASK) != W_WAITING)
 			continue;	/* its timer won; it unlinks itself */
 		/* acq_rel: we own the wakeup; pairs with end_wait. */
 		if (!atomic_compare_exchange_strong_explicit(
-			    &gp->waitstate, &s, (s & ~3ull) | W_WOKEN,
+			    &gp->waitstate, &s, (s & ~(uint64_t)W_MASK) | W_WOKEN,
 			    memory_order_acq_rel, memory_order_relaxed))
 			continue;
 		unlink_w(b, w);
@@ -182,11 +206,11 @@ again:
 
 void timer_fire(g *gp, uint64_t gen)
 {
-	uint64_t s = gen << 2 | W_WAITING;
+	uint64_t s = gen << W_SHIFT | W_WAITING;
 
 	/* acq_rel: we own the wakeup; pairs with end_wait. */
 	if (!atomic_compare_exchange_strong_explicit(
-		    &gp->waitstate, &s, gen << 2 | W_TIMEDOUT,
+		    &gp->waitstate, &s, gen << W_SHIFT | W_TIMEDOUT,
 		    memory_order_acq_rel, memory_order_relaxed))
 		return;
 	/* gp is still parked in wait gen; only a requeue may move it to
@@ -207,18 +231,6 @@ void timer_fire(g *gp, uint64_t gen)
 	goready(gp);
 }
 
-static void g_sleep_until1(int64_t deadline)
-{
-	g *gp = getg();
-	struct parkarg pa = { NULL, true };
-
-	if (deadline <= nanotime())
-		return;
-	gp->w.addr = NULL;
-	begin_wait(gp, deadline);
-	gopark(park_commit, &pa, WAIT_SLEEP);
-	end_wait(gp, deadline);
-}
 
 int gfutex_wait(const void *addr, uint32_t val, int64_t deadline)
 {
@@ -229,7 +241,7 @@ int gfutex_wait_bitset(const void *addr, uint32_t val, int64_t deadline,
 		       uint32_t bitset)
 {
 	rt_enter();
-	int r = gfutex_wait1(addr, val, deadline, bitset);
+	int r = gfutex_wait1(addr, val, deadline, bitset, WAIT_FUTEX);
 	rt_exit();
 	return r;
 }
@@ -289,11 +301,11 @@ static int requeue1(const void *from, const void *to, int nwake,
 		g *gp = g_of_waiter(w);
 		uint64_t s = atomic_load_explicit(&gp->waitstate,
 						  memory_order_relaxed);
-		if ((s & 3) != W_WAITING)
+		if ((s & W_MASK) != W_WAITING)
 			continue;	/* its timer won */
 		if (woken < nwake) {
 			if (!atomic_compare_exchange_strong_explicit(
-				    &gp->waitstate, &s, (s & ~3ull) | W_WOKEN,
+				    &gp->waitstate, &s, (s & ~(uint64_t)W_MASK) | W_WOKEN,
 				    memory_order_acq_rel, memory_order_relaxed))
 				continue;
 			unlink_w(bf, w);
@@ -333,10 +345,53 @@ int gfutex_requeue(const void *from, const void *to, int nwake, int nmove,
 	return r;
 }
 
-void g_sleep_until(int64_t deadline)
+int g_sleep_until(int64_t deadline)
 {
+	g *gp = getg();
+	int r;
+
 	rt_enter();
-	g_sleep_until1(deadline);
+	do
+		r = gfutex_wait1(&gp->sleepword, 0, deadline, ~0u, WAIT_SLEEP);
+	while (r == 0);		/* nobody wakes sleepword: cannot happen */
+	rt_exit();
+	return r == -EINTR ? -EINTR : 0;
+}
+
+void g_interrupt(g *gp)
+{
+	g *ready = NULL;
+
+	atomic_store_explicit(&gp->intr_req, true, memory_order_relaxed);
+	/* seq_cst: pairs with the waiter's fence in gfutex_wait1 */
+	atomic_thread_fence(memory_order_seq_cst);
+	rt_enter();
+	for (;;) {
+		const void *addr = gp->w.addr;
+		if (!addr)
+			break;
+		struct bucket *b = bucketof(addr);
+		lock(&b->lock);
+		if (gp->w.addr != addr) {
+			unlock(&b->lock);
+			continue;	/* requeued or woken meanwhile */
+		}
+		uint64_t s = atomic_load_explicit(&gp->waitstate,
+						  memory_order_relaxed);
+		/* acq_rel: we own the wakeup; pairs with end_wait. */
+		if (gp->interruptible && (s & W_MASK) == W_WAITING &&
+		    atomic_compare_exchange_strong_explicit(
+			    &gp->waitstate, &s,
+			    (s & ~(uint64_t)W_MASK) | W_INTERRUPTED,
+			    memory_order_acq_rel, memory_order_relaxed)) {
+			unlink_w(b, &gp->w);
+			ready = gp;
+		}
+		unlock(&b->lock);
+		break;
+	}
+	if (ready)
+		goready(ready);
 	rt_exit();
 }
 

@@ -24,6 +24,7 @@
 #include "core.h"
 
 _Atomic uint64_t sysmon_retakes, sysmon_stray;
+void (*_Atomic sysmon_hook)(void);
 
 #define STRAY_NS 1000000	/* asleep in the kernel this long: stray */
 
@@ -170,6 +171,10 @@ static void *sysmon_main(void *arg)
 			struct timespec ts = { 0, delay };
 			arch_syscall(SYS_nanosleep, &ts, NULL, 0, 0);
 		}
+		void (*hook)(void) = atomic_load_explicit(&sysmon_hook,
+							  memory_order_acquire);
+		if (hook)
+			hook();
 		if (retake(nanotime()))
 			idle = 0;
 		else

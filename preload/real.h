@@ -27,6 +27,10 @@ struct real {
 				    const struct timespec *);
 	int (*pthread_detach)(pthread_t);
 	void (*pthread_exit)(void *);
+	int (*pthread_cancel)(pthread_t);
+	int (*pthread_setcancelstate)(int, int *);
+	int (*pthread_setcanceltype)(int, int *);
+	void (*pthread_testcancel)(void);
 	int (*pthread_getattr_np)(pthread_t, pthread_attr_t *);
 	int (*pthread_setname_np)(pthread_t, const char *);
 	int (*pthread_getname_np)(pthread_t, char *, size_t);

@@ -37,6 +37,10 @@ void gmp__resolve(void)
 	R(pthread_clockjoin_np);
 	R(pthread_detach);
 	R(pthread_exit);
+	R(pthread_cancel);
+	R(pthread_setcancelstate);
+	R(pthread_setcanceltype);
+	R(pthread_testcancel);
 	R(pthread_getattr_np);
 	R(pthread_setname_np);
 	R(pthread_getname_np);

@@ -85,7 +85,6 @@
 	X(int, sigtimedwait, (const sigset_t *s, siginfo_t *i,               \
 			      const struct timespec *t), (s, i, t))          \
 	X(int, sigsuspend, (const sigset_t *s), (s))                         \
-	X(int, flock, (int fd, int op), (fd, op))                            \
 	X(int, lockf, (int fd, int cmd, off_t len), (fd, cmd, len))
 
 #define DECLARE(ret, name, params, args) ret (*name) params;
@@ -93,6 +92,7 @@ static struct {
 	SYSCALLS(DECLARE)
 	int (*fcntl)(int, int, ...);
 	int (*fcntl64)(int, int, ...);
+	int (*flock)(int, int);
 } rf;
 
 #define RESOLVE(ret, name, params, args)                                      \
@@ -101,24 +101,43 @@ static struct {
 void gmp__resolve_fileio(void)
 {
 	SYSCALLS(RESOLVE)
+	if (!(rf.flock = dlsym(RTLD_NEXT, "flock")))
+		throw("cannot find the real flock");
 	rf.fcntl = dlsym(RTLD_NEXT, "fcntl");
 	rf.fcntl64 = dlsym(RTLD_NEXT, "fcntl64");
 	if (!rf.fcntl || !rf.fcntl64)
 		throw("cannot find the real fcntl");
 }
 
+/* A cancellation point (all but flock): see shims/cancel.c */
 #define SHIM(ret, name, params, args)                                         \
 	EXPORT ret name params                                                \
 	{                                                                     \
-		if (!curg() || !entersyscall())                               \
+		g *gp_ = curg();                                              \
+		if (!gp_)                                                     \
 			return rf.name args;                                  \
+		int cp_ = gmp__syscall_begin(gp_);                            \
+		bool in_ = entersyscall();                                    \
 		ret ret_ = rf.name args;                                      \
 		int err_ = errno;                                             \
-		exitsyscall();                                                \
+		if (in_)                                                      \
+			exitsyscall();                                        \
+		gmp__syscall_end(gp_, cp_, ret_ == (ret)-1 && err_ == EINTR); \
 		errno = err_;                                                 \
 		return ret_;                                                  \
 	}
 SYSCALLS(SHIM)
+
+EXPORT int flock(int fd, int op)
+{
+	if (!curg() || !entersyscall())
+		return rf.flock(fd, op);
+	int r = rf.flock(fd, op);
+	int e = errno;
+	exitsyscall();
+	errno = e;
+	return r;
+}
 
 static bool fcntl_blocks(int cmd)
 {
@@ -127,11 +146,17 @@ static bool fcntl_blocks(int cmd)
 
 static int do_fcntl(int (*f)(int, int, ...), int fd, int cmd, void *arg)
 {
-	if (!curg() || !fcntl_blocks(cmd) || !entersyscall())
+	g *gp = curg();
+
+	if (!gp || !fcntl_blocks(cmd))
 		return f(fd, cmd, arg);
+	int cp = gmp__syscall_begin(gp);
+	bool in = entersyscall();
 	int r = f(fd, cmd, arg);
 	int e = errno;
-	exitsyscall();
+	if (in)
+		exitsyscall();
+	gmp__syscall_end(gp, cp, r == -1 && e == EINTR);
 	errno = e;
 	return r;
 }

@@ -101,7 +101,13 @@ static int join_wait(g *gp, void **ret, int64_t deadline, bool try)
 			atomic_fetch_and(&gp->joinword, ~JOIN_JOINING);
 			return EBUSY;
 		}
-		if (gmp__wait(&gp->joinword, w, deadline) == -ETIMEDOUT &&
+		r = gmp__wait_point(&gp->joinword, w, deadline);
+		if (r == -EINTR) {
+			/* cancelled: the target stays joinable */
+			atomic_fetch_and(&gp->joinword, ~JOIN_JOINING);
+			gmp__testcancel();
+		}
+		if (r == -ETIMEDOUT &&
 		    !(atomic_load(&gp->joinword) & JOIN_EXITED)) {
 			atomic_fetch_and(&gp->joinword, ~JOIN_JOINING);
 			return ETIMEDOUT;
@@ -186,13 +192,6 @@ EXPORT int pthread_detach(pthread_t t)
 	if (w & JOIN_EXITED)
 		g_release(gp, false);
 	return 0;
-}
-
-EXPORT _Noreturn void pthread_exit(void *ret)
-{
-	if (!curg())
-		real.pthread_exit(ret);
-	g_exit(ret);
 }
 
 EXPORT int pthread_getattr_np(pthread_t t, pthread_attr_t *attr)

@@ -68,8 +68,10 @@ static int wait_until(struct gsem *gs, int64_t deadline)
 		if (try_take(gs))
 			return 0;
 		atomic_fetch_add(&gs->nwaiters, 1);
-		int r = gmp__wait(&gs->value, 0, deadline);
+		int r = gmp__wait_point(&gs->value, 0, deadline);
 		atomic_fetch_sub(&gs->nwaiters, 1);
+		if (r == -EINTR)
+			gmp__testcancel();
 		if (r == -ETIMEDOUT && !try_take(gs)) {
 			errno = ETIMEDOUT;
 			return -1;

@@ -47,6 +47,25 @@ int64_t gmp__after(int64_t rel_ns);
 int gmp__wait(const void *addr, uint32_t val, int64_t deadline);
 int gmp__wake(const void *addr, int n);
 
+/* Cancellation (cancel.c). A cancellation point calls
+ * gmp__point_begin (acts on a pending request; true if the wait that
+ * follows is interruptible), waits, calls gmp__point_end, puts its
+ * object in order and calls gmp__testcancel, which acts if a request is
+ * pending. gmp__wait_point does the first three around one wait and
+ * returns -EINTR when cancelled. A bracketed blocking call uses
+ * gmp__syscall_begin/end around entersyscall/exitsyscall. */
+_Noreturn void gmp__do_cancel(g *gp);
+void gmp__testcancel(void);
+bool gmp__point_begin(g *gp);
+void gmp__point_end(g *gp);
+int gmp__wait_point(const void *addr, uint32_t val, int64_t deadline);
+/* gfutex_wait, interruptible when asynchronous cancellation is on. */
+int gmp__wait_async(g *gp, const void *addr, uint32_t val, int64_t deadline);
+int gmp__syscall_begin(g *gp);
+void gmp__syscall_end(g *gp, int armed, bool eintr);
+/* G-level sleep until deadline, a cancellation point. */
+int gmp__sleep(int64_t deadline);
+
 /* mutex internals shared with the condvar and C11 shims */
 int gmp__mutex_lock(pthread_mutex_t *m, int64_t deadline);
 int gmp__mutex_unlock(pthread_mutex_t *m);

@@ -4,8 +4,9 @@
  * to the back of its P's queue (core/sched.c gosched). glibc implements
  * sleep and usleep with internal calls to nanosleep, so each is
  * interposed. Sleeps on CPU-time clocks are left to the kernel (the M
- * blocks; reported under GMP_DEBUG). A signal cannot interrupt a G's sleep
- * yet (EINTR and the remaining time come with per-G signals, issue 6).
+ * blocks; reported under GMP_DEBUG). The sleeps are cancellation points
+ * (shims/cancel.c). A signal cannot interrupt a G's sleep yet (EINTR and
+ * the remaining time come with per-G signals, issue 6).
  */
 #include <unistd.h>
 #include "shim.h"
@@ -18,7 +19,7 @@ EXPORT int nanosleep(const struct timespec *req, struct timespec *rem)
 		errno = EINVAL;
 		return -1;
 	}
-	g_sleep_until(gmp__after(ts_ns(req)));
+	gmp__sleep(gmp__after(ts_ns(req)));
 	return 0;
 }
 
@@ -40,7 +41,7 @@ EXPORT int clock_nanosleep(clockid_t clk, int flags,
 		d = gmp__deadline(clk, req);
 	else
 		d = gmp__after(ts_ns(req));
-	g_sleep_until(d);
+	gmp__sleep(d);
 	return 0;
 }
 
@@ -48,7 +49,7 @@ EXPORT int usleep(useconds_t us)
 {
 	if (!curg())
 		return real.usleep(us);
-	g_sleep_until(gmp__after((int64_t)us * 1000));
+	gmp__sleep(gmp__after((int64_t)us * 1000));
 	return 0;
 }
 
@@ -56,7 +57,7 @@ EXPORT unsigned sleep(unsigned secs)
 {
 	if (!curg())
 		return real.sleep(secs);
-	g_sleep_until(gmp__after((int64_t)secs * 1000000000));
+	gmp__sleep(gmp__after((int64_t)secs * 1000000000));
 	return 0;
 }
 

@@ -37,8 +37,10 @@ int64_t gmp__deadline(clockid_t clk, const struct timespec *abstime)
 
 int gmp__wait(const void *addr, uint32_t val, int64_t deadline)
 {
-	if (curg())
-		return gfutex_wait(addr, val, deadline);
+	g *gp = curg();
+
+	if (gp)
+		return gmp__wait_async(gp, addr, val, deadline);
 	if (atomic_load((_Atomic uint32_t *)addr) != val)
 		return -EAGAIN;
 	if (deadline >= 0 && nanotime() >= deadline)

@@ -68,4 +68,32 @@ arch_trampoline:
 	.cfi_endproc
 	.size	arch_trampoline, .-arch_trampoline
 
+/* Where a G's unwind ends when glibc's own bottom buffer was redirected
+ * (the main G, see core/g.c): rsp is what setjmp saved, so realign it
+ * before calling C. */
+	.globl	arch_unwind_landing
+	.hidden	arch_unwind_landing
+	.type	arch_unwind_landing, @function
+arch_unwind_landing:
+	.cfi_startproc
+	.cfi_undefined rip
+	andq	$-16, %rsp
+	callq	g_unwound
+	ud2
+	.cfi_endproc
+	.size	arch_unwind_landing, .-arch_unwind_landing
+
+/* Return from a signal handler installed by arch_sigaction. Exactly the
+ * bytes libgcc's unwinder recognises as the kernel's sigreturn
+ * trampoline (48 c7 c0 0f 00 00 00 0f 05), and no FDE, so a cancellation
+ * can unwind from a handler through the signal frame. */
+	.globl	arch_sigreturn
+	.hidden	arch_sigreturn
+	.type	arch_sigreturn, @function
+	nop
+arch_sigreturn:
+	movq	$15, %rax
+	syscall
+	.size	arch_sigreturn, .-arch_sigreturn
+
 	.section .note.GNU-stack,"",@progbits

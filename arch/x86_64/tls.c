@@ -7,6 +7,8 @@
 #include <stdint.h>
 #include <string.h>
 #include <sys/auxv.h>
+#include <signal.h>
+#include <ucontext.h>
 #include <sys/syscall.h>
 #include "arch.h"
 
@@ -54,4 +56,47 @@ void arch_ctx_init(struct arch_ctx *ctx, void *stack_top, void *tp,
 	*--sp = (uint64_t)mxcsr | (uint64_t)fpucw << 32;
 	ctx->sp = sp;
 	ctx->tp = tp;
+}
+
+/* glibc's x86_64 __jmp_buf: rbx, rbp, r12-r15, rsp, pc; rbp, rsp and pc
+ * are mangled: xor with the pointer guard (tcbhead at %fs:0x30), then
+ * rotate left by 17. */
+#define JB_PC 7
+
+void arch_jmpbuf_set_pc(long *jmpbuf, void (*pc)(void))
+{
+	uintptr_t guard, v = (uintptr_t)pc;
+
+	__asm__("mov %%fs:0x30, %0" : "=r"(guard));
+	v ^= guard;
+	v = v << 17 | v >> 47;
+	jmpbuf[JB_PC] = (long)v;
+}
+
+bool arch_ctx_fail_syscall(void *ucontext, long err)
+{
+	ucontext_t *uc = ucontext;
+	greg_t *r = uc->uc_mcontext.gregs;
+	const unsigned char *ip = (const unsigned char *)r[REG_RIP];
+
+	if (ip[0] != 0x0f || ip[1] != 0x05)
+		return false;
+	r[REG_RAX] = -err;
+	r[REG_RIP] += 2;
+	return true;
+}
+
+void arch_sigreturn(void);
+
+int arch_sigaction(int sig, void (*h)(int, siginfo_t *, void *), int flags)
+{
+	struct {
+		void *handler;
+		unsigned long flags;
+		void (*restorer)(void);
+		uint64_t mask;
+	} ksa = { (void *)h, (unsigned long)flags | 0x04000000 /* SA_RESTORER */,
+		  arch_sigreturn, 0 };
+
+	return (int)arch_syscall(SYS_rt_sigaction, sig, &ksa, 0, 8);
 }

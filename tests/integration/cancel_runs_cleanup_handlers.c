@@ -6,7 +6,6 @@
  * with cancellation disabled the request waits until it is enabled again
  * and pthread_testcancel is reached.
  */
-/* known-failure: pthread_cancel is not interposed yet (issue 4) */
 #include "check.h"
 
 #include <pthread.h>

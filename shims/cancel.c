@@ -1,0 +1,386 @@
+/*
+ * cancel.c: thread cancellation and pthread_exit for Gs: pthread_cancel,
+ * pthread_setcancelstate, pthread_setcanceltype, pthread_testcancel, and
+ * the helpers every cancellation point uses.
+ *
+ * Model. A G's cancellation state is glibc's own: the cancelhandling word
+ * of its struct pthread (core/g.c finds it), with glibc's bits. So glibc's
+ * cancellation points that libgmp does not interpose (open, close, fgets
+ * reading a pipe...) act on a cancelled G by themselves, as natively.
+ * Acting means glibc's pthread_exit(PTHREAD_CANCELED): a forced unwind
+ * that runs the cleanup handlers and C++ destructors and lands back in
+ * core/g.c, which ends the G (pthread_join then returns PTHREAD_CANCELED).
+ *
+ * Where a cancelled G is found:
+ *   - parked at a G-level cancellation point (condvar wait, join, sleeps,
+ *     semaphore waits; with asynchronous cancellation any G-level wait,
+ *     mutexes included): the wait is interruptible (g.interruptible),
+ *     pthread_cancel ends it with g_interrupt, and the G acts once it has
+ *     put its object back in order (a condvar waiter re-locks the mutex
+ *     first, as POSIX requires);
+ *   - in a blocking call bracketed with entersyscall (shims/fileio.c):
+ *     during the call glibc's own check is disabled (the call must not
+ *     unwind while the runtime counts the G as in a syscall), and
+ *     pthread_cancel sends SIGCANCEL to the G's M. The handler makes the
+ *     system call return EINTR if it is at (about to run, or restart) the
+ *     syscall instruction; the shim leaves the syscall state, then acts.
+ *     A signal that arrives just before the instruction is not seen
+ *     there, so sysmon re-sends SIGCANCEL on every tick until the G acts;
+ *   - running, with asynchronous cancellation: the handler acts at once
+ *     unless the G is inside the runtime (then sysmon re-sends).
+ * A G that has cancellation disabled keeps the request pending; enabling
+ * it acts at the next cancellation point (or at once if asynchronous).
+ *
+ * SIGCANCEL (glibc's reserved SIGRTMIN) gets libgmp's handler on the
+ * first pthread_cancel of a G, installed with the raw system call since
+ * glibc's sigaction refuses it. The handler does nothing for a signal not
+ * sent by this process with tgkill, or for a G that is not cancelled (the
+ * M may have switched Gs since; SA_RESTART then restarts what it
+ * interrupted).
+ *
+ * Rejected. Implementing the cancellation points' system calls ourselves
+ * with a cancellable syscall stub (musl's way): it closes the window that
+ * sysmon's re-send covers, but means re-implementing every glibc wrapper
+ * libgmp interposes.
+ */
+#include <signal.h>
+#include <sys/syscall.h>
+#include <unistd.h>
+#include "shim.h"
+
+/* glibc's cancelhandling bits (nptl/descr.h) */
+#define CS_DISABLE	0x01	/* CANCELSTATE_BIT set: disabled */
+#define CT_ASYNC	0x02	/* CANCELTYPE_BIT set: asynchronous */
+#define C_CANCELING	0x04
+#define C_CANCELED	0x08
+#define C_EXITING	0x10
+#define C_TERMINATED	0x20
+
+#define SIGCANCEL	__SIGRTMIN
+
+static _Atomic int kicks;	/* Gs waiting for a re-sent SIGCANCEL */
+static _Atomic int handler_state;	/* 0 none, 1 installing, 2 done */
+
+/* Enabled, cancelled and not already exiting. */
+static bool pending(int v)
+{
+	return (v & (CS_DISABLE | C_CANCELED | C_EXITING | C_TERMINATED)) ==
+	       C_CANCELED;
+}
+
+static bool pending_async(int v)
+{
+	return pending(v) && (v & CT_ASYNC);
+}
+
+_Noreturn void gmp__do_cancel(g *gp)
+{
+	if (atomic_exchange(&gp->cancel_kick, false))
+		atomic_fetch_sub(&kicks, 1);
+	gp->interruptible = false;
+	gp->result = PTHREAD_CANCELED;
+	gp->exit_set = true;
+	if (!g_unwind_ready(gp))
+		g_exit(PTHREAD_CANCELED);
+	/* glibc sets EXITING and unwinds to the G's bottom buffer */
+	real.pthread_exit(PTHREAD_CANCELED);
+	__builtin_unreachable();
+}
+
+void gmp__testcancel(void)
+{
+	g *gp = curg();
+	_Atomic int *w = gp ? g_cancelword(gp) : NULL;
+
+	if (w && pending(atomic_load(w)))
+		gmp__do_cancel(gp);
+}
+
+bool gmp__point_begin(g *gp)
+{
+	_Atomic int *w = g_cancelword(gp);
+
+	if (!w)
+		return false;
+	int v = atomic_load(w);
+	if (pending(v))
+		gmp__do_cancel(gp);
+	if (v & CS_DISABLE)
+		return false;
+	gp->interruptible = true;
+	return true;
+}
+
+void gmp__point_end(g *gp)
+{
+	gp->interruptible = false;
+}
+
+int gmp__wait_point(const void *addr, uint32_t val, int64_t deadline)
+{
+	g *gp = curg();
+
+	if (!gp)
+		return gmp__wait(addr, val, deadline);
+	bool armed = gmp__point_begin(gp);
+	int r = gfutex_wait(addr, val, deadline);
+	if (armed)
+		gmp__point_end(gp);
+	return r;
+}
+
+int gmp__sleep(int64_t deadline)
+{
+	g *gp = curg();
+	bool armed = gmp__point_begin(gp);
+	int r = g_sleep_until(deadline);
+
+	if (armed)
+		gmp__point_end(gp);
+	if (r == -EINTR)
+		gmp__testcancel();
+	return 0;
+}
+
+int gmp__wait_async(g *gp, const void *addr, uint32_t val, int64_t deadline)
+{
+	_Atomic int *w = g_cancelword(gp);
+
+	if (!w || !(atomic_load_explicit(w, memory_order_relaxed) & CT_ASYNC))
+		return gfutex_wait(addr, val, deadline);
+	int v = atomic_load(w);
+	if (pending_async(v))
+		gmp__do_cancel(gp);
+	gp->interruptible = !(v & CS_DISABLE);
+	int r = gfutex_wait(addr, val, deadline);
+	gp->interruptible = false;
+	if (r == -EINTR) {
+		gmp__testcancel();
+		r = 0;	/* a spurious wakeup: every caller re-checks */
+	}
+	return r;
+}
+
+int gmp__syscall_begin(g *gp)
+{
+	_Atomic int *w = g_cancelword(gp);
+
+	if (!w)
+		return 0;
+	/* seq_cst, store then read: pairs with pthread_cancel's CAS then
+	 * read of in_cancel_syscall. Either it sees us in the call, or we
+	 * see its request here. */
+	atomic_store(&gp->in_cancel_syscall, true);
+	int old = atomic_fetch_or(w, CS_DISABLE);
+	if (old & CS_DISABLE) {
+		atomic_store(&gp->in_cancel_syscall, false);
+		return 0;	/* disabled by the program: leave it */
+	}
+	if (pending(old)) {
+		atomic_fetch_and(w, ~CS_DISABLE);
+		atomic_store(&gp->in_cancel_syscall, false);
+		gmp__do_cancel(gp);
+	}
+	return 1;
+}
+
+void gmp__syscall_end(g *gp, int armed, bool eintr)
+{
+	if (!armed)
+		return;
+	_Atomic int *w = g_cancelword(gp);
+	int v = atomic_fetch_and(w, ~CS_DISABLE) & ~CS_DISABLE;
+	atomic_store(&gp->in_cancel_syscall, false);
+	if (eintr && pending(v))
+		gmp__do_cancel(gp);
+}
+
+/* ---- SIGCANCEL -------------------------------------------------------- */
+
+static void on_sigcancel(int sig, siginfo_t *si, void *uc)
+{
+	(void)sig;
+	if (si->si_code != SI_TKILL || si->si_pid != getpid())
+		return;
+	g *gp = curg();
+	_Atomic int *w = gp ? g_cancelword(gp) : NULL;
+	if (!w)
+		return;
+	int v = atomic_load(w);
+	if (atomic_load(&gp->in_cancel_syscall)) {
+		/* enabled on entry (see gmp__syscall_begin) */
+		if ((v & C_CANCELED) && !(v & (C_EXITING | C_TERMINATED)))
+			arch_ctx_fail_syscall(uc, EINTR);
+		return;
+	}
+	if (pending_async(v) && gp->rt == 0 &&
+	    atomic_load_explicit(&gp->status, memory_order_relaxed) ==
+		    G_RUNNING)
+		gmp__do_cancel(gp);	/* unwinds through the signal frame */
+}
+
+static void install_handler(void)
+{
+	int s = 0;
+
+	if (atomic_load(&handler_state) == 2)
+		return;
+	if (atomic_compare_exchange_strong(&handler_state, &s, 1)) {
+		/* SA_NODEFER: a G that unwinds out of the handler must not
+		 * leave SIGCANCEL blocked on its M */
+		int r = arch_sigaction(SIGCANCEL, on_sigcancel,
+				       SA_SIGINFO | SA_RESTART | SA_NODEFER);
+		if (r < 0)
+			warnf("cannot install the SIGCANCEL handler (%d): "
+			      "cancelling a thread blocked in a system call "
+			      "waits for the call to return", r);
+		atomic_store(&handler_state, 2);
+		return;
+	}
+	while (atomic_load(&handler_state) != 2)
+		arch_pause();
+}
+
+static void send_sigcancel(g *gp)
+{
+	m *mp = gp->m;
+	int st = atomic_load_explicit(&gp->status, memory_order_relaxed);
+
+	if (mp && (st == G_RUNNING || st == G_SYSCALL))
+		arch_syscall(SYS_tgkill, getpid(), mp->tid, SIGCANCEL, 0);
+}
+
+static void kick_one(g *gp, void *arg)
+{
+	(void)arg;
+	if (!atomic_load_explicit(&gp->cancel_kick, memory_order_relaxed))
+		return;
+	_Atomic int *w = g_cancelword(gp);
+	if (atomic_load_explicit(&gp->status, memory_order_relaxed) ==
+		    G_DEAD ||
+	    !(atomic_load(w) & C_CANCELED)) {
+		/* it ended without acting (returned, or exited), or its
+		 * memory is a new thread's now */
+		if (atomic_exchange(&gp->cancel_kick, false))
+			atomic_fetch_sub(&kicks, 1);
+		return;
+	}
+	send_sigcancel(gp);
+}
+
+/* sysmon, every tick */
+static void kick_all(void)
+{
+	if (atomic_load_explicit(&kicks, memory_order_relaxed) > 0)
+		g_foreach(kick_one, NULL);
+}
+
+/* ---- the API ---------------------------------------------------------- */
+
+EXPORT int pthread_cancel(pthread_t t)
+{
+	g *gp = g_from_thread(t);
+
+	if (!gp)
+		return g_thread_ended(t) ? ESRCH : real.pthread_cancel(t);
+	_Atomic int *w = g_cancelword(gp);
+	if (!w) {
+		warnf("pthread_cancel: unknown glibc thread layout; refused");
+		return ENOTSUP;
+	}
+	int old = atomic_load(w), nw;
+	do {
+		if (old & (C_EXITING | C_TERMINATED))
+			return 0;
+		nw = old | C_CANCELING | C_CANCELED;
+		if (nw == old)
+			return 0;
+	} while (!atomic_compare_exchange_weak(w, &old, nw));
+	if (gp == curg()) {
+		if (pending_async(nw))
+			gmp__do_cancel(gp);
+		return 0;
+	}
+	bool insys = atomic_load(&gp->in_cancel_syscall);
+	if ((nw & CS_DISABLE) && !insys)
+		return 0;	/* acts when the G enables cancellation */
+	g_interrupt(gp);
+	if (insys || (nw & CT_ASYNC)) {
+		install_handler();
+		atomic_store_explicit(&sysmon_hook, kick_all,
+				      memory_order_release);
+		if (!atomic_exchange(&gp->cancel_kick, true))
+			atomic_fetch_add(&kicks, 1);
+		send_sigcancel(gp);
+	}
+	return 0;
+}
+
+static int set_bit(int bit, bool on, int *old)
+{
+	g *gp = curg();
+	_Atomic int *w = gp ? g_cancelword(gp) : NULL;
+
+	if (!w)
+		return -1;
+	int v = atomic_load(w), nv;
+	do
+		nv = on ? v | bit : v & ~bit;
+	while (!atomic_compare_exchange_weak(w, &v, nv));
+	if (old)
+		*old = v & bit;
+	if (pending_async(nv))
+		gmp__do_cancel(gp);
+	return 0;
+}
+
+EXPORT int pthread_setcancelstate(int state, int *old)
+{
+	int o;
+
+	if (state != PTHREAD_CANCEL_ENABLE && state != PTHREAD_CANCEL_DISABLE)
+		return EINVAL;
+	if (set_bit(CS_DISABLE, state == PTHREAD_CANCEL_DISABLE, &o) < 0)
+		return real.pthread_setcancelstate(state, old);
+	if (old)
+		*old = o ? PTHREAD_CANCEL_DISABLE : PTHREAD_CANCEL_ENABLE;
+	return 0;
+}
+
+EXPORT int pthread_setcanceltype(int type, int *old)
+{
+	int o;
+
+	if (type != PTHREAD_CANCEL_DEFERRED &&
+	    type != PTHREAD_CANCEL_ASYNCHRONOUS)
+		return EINVAL;
+	if (set_bit(CT_ASYNC, type == PTHREAD_CANCEL_ASYNCHRONOUS, &o) < 0)
+		return real.pthread_setcanceltype(type, old);
+	if (old)
+		*old = o ? PTHREAD_CANCEL_ASYNCHRONOUS
+			 : PTHREAD_CANCEL_DEFERRED;
+	return 0;
+}
+
+EXPORT void pthread_testcancel(void)
+{
+	if (!curg()) {
+		real.pthread_testcancel();
+		return;
+	}
+	gmp__testcancel();
+}
+
+EXPORT _Noreturn void pthread_exit(void *ret)
+{
+	g *gp = curg();
+
+	if (!gp)
+		real.pthread_exit(ret);
+	gp->result = ret;
+	gp->exit_set = true;
+	if (!g_unwind_ready(gp))
+		g_exit(ret);	/* no unwinding: the layout is unknown */
+	real.pthread_exit(ret);	/* unwinds, lands in g_unwound */
+	__builtin_unreachable();
+}
