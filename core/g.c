@@ -438,6 +438,14 @@ static void g_init_common(g *gp, const struct gattr *a,
 	gp->w.addr = NULL;
 	gp->exit_set = false;
 	gp->interruptible = false;
+	if (tl.unwind_ok) {
+		/* a new thread: cancellation enabled, deferred, none pending
+		 * (before pthread_create returns: it may be cancelled at once) */
+		char *tp = gp->tp;
+		atomic_store((_Atomic int *)(tp + tl.cancel_off), 0);
+		*(void **)(tp + tl.cleanup_off) = NULL;
+		*(void **)(tp + tl.cleanup_jmp_off) = NULL;
+	}
 	atomic_store_explicit(&gp->intr_req, false, memory_order_relaxed);
 	atomic_store_explicit(&gp->in_cancel_syscall, false,
 			      memory_order_relaxed);
@@ -647,12 +655,6 @@ void g_main(void *arg)
 	__ctype_init();
 	errno = 0;
 	h_errno = 0;
-	if (tl.unwind_ok) {
-		/* a new thread: cancellation enabled, deferred, none pending */
-		atomic_store((_Atomic int *)(tp + tl.cancel_off), 0);
-		*(void **)(tp + tl.cleanup_off) = NULL;
-		*(void **)(tp + tl.cleanup_jmp_off) = NULL;
-	}
 	rt_start();
 	if (tl.unwind_ok) {
 		if (sigsetjmp_cancel(ub.__cancel_jmp_buf, 0))

@@ -9,6 +9,16 @@
 #define ONCE_RUNNING 1
 #define ONCE_DONE 2
 
+/* fn was cancelled (or called pthread_exit): as if never called, so the
+ * next caller runs it (POSIX; glibc does the same). */
+static void once_abandoned(void *arg)
+{
+	_Atomic uint32_t *w = arg;
+
+	atomic_store(w, 0);
+	gmp__wake(w, INT_MAX);
+}
+
 EXPORT int pthread_once(pthread_once_t *once, void (*fn)(void))
 {
 	_Atomic uint32_t *w = (_Atomic uint32_t *)once;
@@ -23,7 +33,9 @@ EXPORT int pthread_once(pthread_once_t *once, void (*fn)(void))
 			if (!atomic_compare_exchange_strong(w, &v,
 							    ONCE_RUNNING))
 				continue;
+			pthread_cleanup_push(once_abandoned, (void *)w);
 			fn();
+			pthread_cleanup_pop(0);
 			atomic_store_explicit(w, ONCE_DONE,
 					      memory_order_release);
 			gmp__wake(w, INT_MAX);
