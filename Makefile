@@ -185,7 +185,7 @@ $(BUILD)/tests/integration/lib/lib%.so: tests/integration/lib/%.c | deps
 $(BUILD)/tests/integration/%: tests/integration/%.cc | deps
 	$(msg) CXX $<
 	@mkdir -p $(@D)
-	$(Q)$(CXX) $(subst -Iinclude,-Iinclude -std=gnu++17,$(PROG_CFLAGS)) \
+	$(Q)$(CXX) $(subst -Iinclude,-Iinclude -std=gnu++20,$(PROG_CFLAGS)) \
 		-MF $@.d -o $@ $< $(PROG_LIBS)
 
 $(BUILD)/tests/bench/%: tests/bench/%.c | deps

@@ -179,13 +179,17 @@ struct g {
 	int64_t parked_at;
 	_Atomic uint32_t sleepword;	/* always 0: sleeps wait on it */
 
-	/* interruption (cancellation, shims/cancel.c): an interruptible
-	 * wait ends with -EINTR once intr_req is set (g_interrupt) */
-	_Atomic bool intr_req;
-	bool interruptible;	/* owned by the G; read under its bucket lock */
+	/* interruption (shims/cancel.c, shims/signal.c): a wait whose
+	 * interruptible mask shares a bit with intr_req ends with -EINTR
+	 * (g_interrupt sets the bit; the G clears a signal's) */
+	_Atomic uint8_t intr_req;
+	uint8_t interruptible;	/* owned by the G; read under its bucket lock */
 	bool exit_set;		/* result was set by pthread_exit */
 	_Atomic bool in_cancel_syscall; /* in a bracketed cancellation point */
 	_Atomic bool cancel_kick; /* sysmon re-signals its M (cancel.c) */
+	bool glibc_wait;	/* blocked in glibc's own wait (GMP_AS_SYSCALL) */
+	uint64_t sigmask;	/* the mask the program set (bit sig-1), for
+				 * choosing whom a handler interrupts */
 
 	/* pthread keys, blocks allocated on first set */
 	struct keyslot *keys[KEY_NBLOCKS];
@@ -528,9 +532,14 @@ int gfutex_requeue(const void *from, const void *to, int nwake, int nmove,
 /* Park the running G until the deadline. Context: G. */
 /* Sleep until deadline: 0, or -EINTR if interrupted (g_interrupt). */
 int g_sleep_until(int64_t deadline);
-/* Set gp->intr_req and end gp's wait if it is interruptible. Any
- * context (G, g0, a thread that is not an M). */
-void g_interrupt(g *gp);
+/* Kinds of interruption (g.intr_req, g.interruptible) */
+#define INTR_CANCEL	1u	/* pthread_cancel: sticky */
+#define INTR_SIGNAL	2u	/* a signal handler ran: cleared by the G */
+#define INTR_SIGNAL_NORESTART 4u /* the same, for waits SA_RESTART restarts */
+/* Set kind in gp->intr_req and end gp's wait if it is interruptible by
+ * kind. True if a wait was ended. Any context (G, g0, a thread that is
+ * not an M) but a signal handler. */
+bool g_interrupt(g *gp, unsigned kind);
 
 /* ---- timer.c --------------------------------------------------------- */
 

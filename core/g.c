@@ -437,7 +437,7 @@ static void g_init_common(g *gp, const struct gattr *a,
 	gp->timer.idx = -1;
 	gp->w.addr = NULL;
 	gp->exit_set = false;
-	gp->interruptible = false;
+	gp->interruptible = 0;
 	if (tl.unwind_ok) {
 		/* a new thread: cancellation enabled, deferred, none pending
 		 * (before pthread_create returns: it may be cancelled at once) */
@@ -446,10 +446,12 @@ static void g_init_common(g *gp, const struct gattr *a,
 		*(void **)(tp + tl.cleanup_off) = NULL;
 		*(void **)(tp + tl.cleanup_jmp_off) = NULL;
 	}
-	atomic_store_explicit(&gp->intr_req, false, memory_order_relaxed);
+	atomic_store_explicit(&gp->intr_req, 0, memory_order_relaxed);
 	atomic_store_explicit(&gp->in_cancel_syscall, false,
 			      memory_order_relaxed);
 	g *self = getg();
+	/* the creator's signal mask is inherited (POSIX) */
+	gp->sigmask = self && !self->is_g0 ? self->sigmask : 0;
 	if (self)
 		memcpy(gp->name, self->name, sizeof gp->name);
 	else
@@ -606,6 +608,7 @@ g *g_adopt_main(void)
 	gp->status = G_RUNNING;
 	gp->sched_policy = SCHED_OTHER;
 	gp->inheritsched = PTHREAD_INHERIT_SCHED;
+	arch_syscall(SYS_rt_sigprocmask, SIG_BLOCK, NULL, &gp->sigmask, 8);
 	arch_syscall(SYS_prctl, PR_GET_NAME, comm, 0, 0);
 	memcpy(gp->name, comm, sizeof gp->name);
 	g_bind_tcb(gp, arch_tp());

@@ -149,7 +149,8 @@ static int gfutex_wait1(const void *addr, uint32_t val, int64_t deadline,
 	if (gp->interruptible) {
 		/* seq_cst: pairs with g_interrupt (see the header) */
 		atomic_thread_fence(memory_order_seq_cst);
-		if (atomic_load_explicit(&gp->intr_req, memory_order_relaxed)) {
+		if (atomic_load_explicit(&gp->intr_req, memory_order_relaxed) &
+		    gp->interruptible) {
 			unlink_w(b, &gp->w);
 			unlock(&b->lock);
 			return -EINTR;
@@ -358,11 +359,11 @@ int g_sleep_until(int64_t deadline)
 	return r == -EINTR ? -EINTR : 0;
 }
 
-void g_interrupt(g *gp)
+bool g_interrupt(g *gp, unsigned kind)
 {
 	g *ready = NULL;
 
-	atomic_store_explicit(&gp->intr_req, true, memory_order_relaxed);
+	atomic_fetch_or_explicit(&gp->intr_req, kind, memory_order_relaxed);
 	/* seq_cst: pairs with the waiter's fence in gfutex_wait1 */
 	atomic_thread_fence(memory_order_seq_cst);
 	rt_enter();
@@ -379,7 +380,7 @@ void g_interrupt(g *gp)
 		uint64_t s = atomic_load_explicit(&gp->waitstate,
 						  memory_order_relaxed);
 		/* acq_rel: we own the wakeup; pairs with end_wait. */
-		if (gp->interruptible && (s & W_MASK) == W_WAITING &&
+		if ((gp->interruptible & kind) && (s & W_MASK) == W_WAITING &&
 		    atomic_compare_exchange_strong_explicit(
 			    &gp->waitstate, &s,
 			    (s & ~(uint64_t)W_MASK) | W_INTERRUPTED,
@@ -393,6 +394,7 @@ void g_interrupt(g *gp)
 	if (ready)
 		goready(ready);
 	rt_exit();
+	return ready != NULL;
 }
 
 void sema_afterfork(void)

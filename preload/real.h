@@ -9,6 +9,7 @@
 #define GMP_REAL_H
 
 #include <pthread.h>
+#include <signal.h>
 #include <semaphore.h>
 #include <threads.h>
 #include <time.h>
@@ -31,6 +32,9 @@ struct real {
 	int (*pthread_setcancelstate)(int, int *);
 	int (*pthread_setcanceltype)(int, int *);
 	void (*pthread_testcancel)(void);
+	int (*sigaction)(int, const struct sigaction *, struct sigaction *);
+	int (*pthread_sigmask)(int, const sigset_t *, sigset_t *);
+	int (*sigprocmask)(int, const sigset_t *, sigset_t *);
 	int (*pthread_getattr_np)(pthread_t, pthread_attr_t *);
 	int (*pthread_setname_np)(pthread_t, const char *);
 	int (*pthread_getname_np)(pthread_t, char *, size_t);

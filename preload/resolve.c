@@ -41,6 +41,9 @@ void gmp__resolve(void)
 	R(pthread_setcancelstate);
 	R(pthread_setcanceltype);
 	R(pthread_testcancel);
+	R(sigaction);
+	R(pthread_sigmask);
+	R(sigprocmask);
 	R(pthread_getattr_np);
 	R(pthread_setname_np);
 	R(pthread_getname_np);

@@ -27,7 +27,11 @@
  *     A signal that arrives just before the instruction is not seen
  *     there, so sysmon re-sends SIGCANCEL on every tick until the G acts;
  *   - running, with asynchronous cancellation: the handler acts at once
- *     unless the G is inside the runtime (then sysmon re-sends).
+ *     unless the G is inside the runtime (then sysmon re-sends);
+ *   - blocked in glibc's own wait on a process-shared object
+ *     (GMP_AS_SYSCALL): glibc makes such waits asynchronous, so the
+ *     handler acts as glibc's own would, and the unwind leaves the
+ *     syscall state in GMP_AS_SYSCALL's cleanup handler.
  * A G that has cancellation disabled keeps the request pending; enabling
  * it acts at the next cancellation point (or at once if asynchronous).
  *
@@ -77,7 +81,8 @@ _Noreturn void gmp__do_cancel(g *gp)
 {
 	if (atomic_exchange(&gp->cancel_kick, false))
 		atomic_fetch_sub(&kicks, 1);
-	gp->interruptible = false;
+	gp->interruptible = 0;
+	atomic_fetch_and(&gp->intr_req, ~INTR_CANCEL);
 	gp->result = PTHREAD_CANCELED;
 	gp->exit_set = true;
 	if (!g_unwind_ready(gp))
@@ -105,15 +110,17 @@ bool gmp__point_begin(g *gp)
 	int v = atomic_load(w);
 	if (pending(v))
 		gmp__do_cancel(gp);
-	if (v & CS_DISABLE)
+	/* disabled, or already exiting: a cleanup handler's waits are not
+	 * cut short by the request being acted on */
+	if (v & (CS_DISABLE | C_EXITING | C_TERMINATED))
 		return false;
-	gp->interruptible = true;
+	gp->interruptible |= INTR_CANCEL;
 	return true;
 }
 
 void gmp__point_end(g *gp)
 {
-	gp->interruptible = false;
+	gp->interruptible &= ~INTR_CANCEL;
 }
 
 int gmp__wait_point(const void *addr, uint32_t val, int64_t deadline)
@@ -129,17 +136,46 @@ int gmp__wait_point(const void *addr, uint32_t val, int64_t deadline)
 	return r;
 }
 
+/* After a wait that ended with -EINTR: act on a cancellation, or consume
+ * the signal interruption. True if a signal handler interrupted it. */
+static bool intr_signal(g *gp)
+{
+	const unsigned sigs = INTR_SIGNAL | INTR_SIGNAL_NORESTART;
+
+	gmp__testcancel();
+	return atomic_fetch_and(&gp->intr_req, ~sigs) & sigs;
+}
+
+int gmp__wait_sig(const void *addr, uint32_t val, int64_t deadline)
+{
+	g *gp = curg();
+
+	if (!gp)
+		return gmp__wait(addr, val, deadline);
+	bool armed = gmp__point_begin(gp);
+	/* the kernel restarts an untimed futex wait for an SA_RESTART
+	 * handler, and never a timed one */
+	gp->interruptible |= deadline < 0 ? INTR_SIGNAL_NORESTART : INTR_SIGNAL;
+	int r = gfutex_wait(addr, val, deadline);
+	gp->interruptible = 0;
+	if (r == -EINTR && !intr_signal(gp))
+		r = 0;	/* spurious: the caller re-checks */
+	(void)armed;
+	return r;
+}
+
 int gmp__sleep(int64_t deadline)
 {
 	g *gp = curg();
-	bool armed = gmp__point_begin(gp);
-	int r = g_sleep_until(deadline);
+	int r;
 
-	if (armed)
-		gmp__point_end(gp);
-	if (r == -EINTR)
-		gmp__testcancel();
-	return 0;
+	gmp__point_begin(gp);
+	gp->interruptible |= INTR_SIGNAL;
+	do
+		r = g_sleep_until(deadline);
+	while (r == -EINTR && !intr_signal(gp));
+	gp->interruptible = 0;
+	return r;
 }
 
 int gmp__wait_async(g *gp, const void *addr, uint32_t val, int64_t deadline)
@@ -151,9 +187,10 @@ int gmp__wait_async(g *gp, const void *addr, uint32_t val, int64_t deadline)
 	int v = atomic_load(w);
 	if (pending_async(v))
 		gmp__do_cancel(gp);
-	gp->interruptible = !(v & CS_DISABLE);
+	gp->interruptible =
+		v & (CS_DISABLE | C_EXITING | C_TERMINATED) ? 0 : INTR_CANCEL;
 	int r = gfutex_wait(addr, val, deadline);
-	gp->interruptible = false;
+	gp->interruptible = 0;
 	if (r == -EINTR) {
 		gmp__testcancel();
 		r = 0;	/* a spurious wakeup: every caller re-checks */
@@ -182,6 +219,14 @@ int gmp__syscall_begin(g *gp)
 		gmp__do_cancel(gp);
 	}
 	return 1;
+}
+
+void gmp__syscall_unwound(void *arg)
+{
+	g *gp = arg;
+
+	gp->glibc_wait = false;
+	exitsyscall();
 }
 
 void gmp__syscall_end(g *gp, int armed, bool eintr)
@@ -213,9 +258,11 @@ static void on_sigcancel(int sig, siginfo_t *si, void *uc)
 			arch_ctx_fail_syscall(uc, EINTR);
 		return;
 	}
+	int st = atomic_load_explicit(&gp->status, memory_order_relaxed);
+	/* running, or in glibc's own cancellable wait (GMP_AS_SYSCALL,
+	 * whose frame leaves the syscall state during the unwind) */
 	if (pending_async(v) && gp->rt == 0 &&
-	    atomic_load_explicit(&gp->status, memory_order_relaxed) ==
-		    G_RUNNING)
+	    (st == G_RUNNING || (st == G_SYSCALL && gp->glibc_wait)))
 		gmp__do_cancel(gp);	/* unwinds through the signal frame */
 }
 
@@ -268,8 +315,8 @@ static void kick_one(g *gp, void *arg)
 	send_sigcancel(gp);
 }
 
-/* sysmon, every tick */
-static void kick_all(void)
+/* sysmon, every tick (signal.c) */
+void gmp__cancel_kicks(void)
 {
 	if (atomic_load_explicit(&kicks, memory_order_relaxed) > 0)
 		g_foreach(kick_one, NULL);
@@ -304,11 +351,10 @@ EXPORT int pthread_cancel(pthread_t t)
 	bool insys = atomic_load(&gp->in_cancel_syscall);
 	if ((nw & CS_DISABLE) && !insys)
 		return 0;	/* acts when the G enables cancellation */
-	g_interrupt(gp);
+	g_interrupt(gp, INTR_CANCEL);
 	if (insys || (nw & CT_ASYNC)) {
 		install_handler();
-		atomic_store_explicit(&sysmon_hook, kick_all,
-				      memory_order_release);
+		gmp__sysmon_hook_on();
 		if (!atomic_exchange(&gp->cancel_kick, true))
 			atomic_fetch_add(&kicks, 1);
 		send_sigcancel(gp);

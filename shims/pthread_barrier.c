@@ -48,7 +48,7 @@ EXPORT int pthread_barrier_wait(pthread_barrier_t *b)
 	struct gbarrier *gb = (struct gbarrier *)b;
 
 	if (gb->shared)
-		return real.pthread_barrier_wait(b);
+		return GMP_AS_SYSCALL(int, real.pthread_barrier_wait(b));
 	uint32_t round = atomic_load(&gb->round);
 	if (atomic_fetch_add(&gb->in, 1) + 1 == gb->count) {
 		atomic_store(&gb->in, 0);

@@ -93,7 +93,7 @@ EXPORT int pthread_cond_broadcast(pthread_cond_t *c)
 EXPORT int pthread_cond_wait(pthread_cond_t *c, pthread_mutex_t *mx)
 {
 	if (shared(c) || !gmp__mutex_is_ours(mx))
-		return real.pthread_cond_wait(c, mx);
+		return GMP_AS_SYSCALL(int, real.pthread_cond_wait(c, mx));
 	return gmp__cond_wait(c, mx, 0, NULL, false);
 }
 
@@ -101,7 +101,7 @@ EXPORT int pthread_cond_timedwait(pthread_cond_t *c, pthread_mutex_t *mx,
 				  const struct timespec *abstime)
 {
 	if (shared(c) || !gmp__mutex_is_ours(mx))
-		return real.pthread_cond_timedwait(c, mx, abstime);
+		return GMP_AS_SYSCALL(int, real.pthread_cond_timedwait(c, mx, abstime));
 	return gmp__cond_wait(c, mx, 0, abstime, false);
 }
 
@@ -110,7 +110,7 @@ EXPORT int pthread_cond_clockwait(pthread_cond_t *c, pthread_mutex_t *mx,
 				  const struct timespec *abstime)
 {
 	if (shared(c) || !gmp__mutex_is_ours(mx))
-		return real.pthread_cond_clockwait(c, mx, clk, abstime);
+		return GMP_AS_SYSCALL(int, real.pthread_cond_clockwait(c, mx, clk, abstime));
 	if (clk != CLOCK_REALTIME && clk != CLOCK_MONOTONIC)
 		return EINVAL;
 	return gmp__cond_wait(c, mx, clk, abstime, true);

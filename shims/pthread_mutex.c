@@ -160,7 +160,10 @@ EXPORT int pthread_mutex_lock(pthread_mutex_t *mx)
 {
 	if (!gmp__mutex_is_ours(mx)) {
 		note_glibc();
-		return real.pthread_mutex_lock(mx);
+		int r = real.pthread_mutex_trylock(mx);
+		if (r != EBUSY)
+			return r;
+		return GMP_AS_SYSCALL(int, real.pthread_mutex_lock(mx));
 	}
 	return gmp__mutex_lock(mx, -1);
 }
@@ -213,7 +216,7 @@ EXPORT int pthread_mutex_timedlock(pthread_mutex_t *mx,
 				   const struct timespec *abstime)
 {
 	if (!gmp__mutex_is_ours(mx))
-		return real.pthread_mutex_timedlock(mx, abstime);
+		return GMP_AS_SYSCALL(int, real.pthread_mutex_timedlock(mx, abstime));
 	int kind = mx->__data.__kind & KIND_MASK;
 	if (kind != PTHREAD_MUTEX_NORMAL && mx->__data.__owner == self_tid())
 		return gmp__mutex_lock(mx, -1);	/* EDEADLK or recursion */
@@ -224,7 +227,7 @@ EXPORT int pthread_mutex_clocklock(pthread_mutex_t *mx, clockid_t clk,
 				   const struct timespec *abstime)
 {
 	if (!gmp__mutex_is_ours(mx))
-		return real.pthread_mutex_clocklock(mx, clk, abstime);
+		return GMP_AS_SYSCALL(int, real.pthread_mutex_clocklock(mx, clk, abstime));
 	if (clk != CLOCK_REALTIME && clk != CLOCK_MONOTONIC)
 		return EINVAL;
 	int kind = mx->__data.__kind & KIND_MASK;

@@ -114,7 +114,7 @@ EXPORT int pthread_rwlock_destroy(pthread_rwlock_t *l)
 
 EXPORT int pthread_rwlock_rdlock(pthread_rwlock_t *l)
 {
-	return SHARED(l) ? real.pthread_rwlock_rdlock(l) : rdlock(l, -1, false);
+	return SHARED(l) ? GMP_AS_SYSCALL(int, real.pthread_rwlock_rdlock(l)) : rdlock(l, -1, false);
 }
 
 EXPORT int pthread_rwlock_tryrdlock(pthread_rwlock_t *l)
@@ -125,7 +125,7 @@ EXPORT int pthread_rwlock_tryrdlock(pthread_rwlock_t *l)
 
 EXPORT int pthread_rwlock_wrlock(pthread_rwlock_t *l)
 {
-	return SHARED(l) ? real.pthread_rwlock_wrlock(l) : wrlock(l, -1, false);
+	return SHARED(l) ? GMP_AS_SYSCALL(int, real.pthread_rwlock_wrlock(l)) : wrlock(l, -1, false);
 }
 
 EXPORT int pthread_rwlock_trywrlock(pthread_rwlock_t *l)
@@ -152,14 +152,14 @@ static int timed(pthread_rwlock_t *l, clockid_t clk, const struct timespec *ts,
 EXPORT int pthread_rwlock_clockrdlock(pthread_rwlock_t *l, clockid_t clk,
 				      const struct timespec *ts)
 {
-	return SHARED(l) ? real.pthread_rwlock_clockrdlock(l, clk, ts)
+	return SHARED(l) ? GMP_AS_SYSCALL(int, real.pthread_rwlock_clockrdlock(l, clk, ts))
 			 : timed(l, clk, ts, rdlock);
 }
 
 EXPORT int pthread_rwlock_clockwrlock(pthread_rwlock_t *l, clockid_t clk,
 				      const struct timespec *ts)
 {
-	return SHARED(l) ? real.pthread_rwlock_clockwrlock(l, clk, ts)
+	return SHARED(l) ? GMP_AS_SYSCALL(int, real.pthread_rwlock_clockwrlock(l, clk, ts))
 			 : timed(l, clk, ts, wrlock);
 }
 

@@ -4,9 +4,11 @@
  *
  * Layout: glibc's struct new_sem: a 64-bit word with the value in its low
  * half and the waiter count in its high half, then `private`, which glibc
- * sets to 0 for process-shared and named semaphores. Those keep glibc's
- * implementation (see pthread_mutex.c); private ones (FUTEX_PRIVATE_FLAG,
- * 128) are ours.
+ * sets to 128 (its LLL_SHARED) for process-shared and named semaphores
+ * and to 0 for private ones. Shared and named ones keep glibc's
+ * implementation (see pthread_mutex.c); sem_init marks private ones ours
+ * with a value glibc never uses (0 would also match a private semaphore
+ * glibc initialised before libgmp started).
  *
  * Protocol. A waiter counts itself, then parks while the value is 0; a
  * poster increments the value, then wakes one waiter if any are counted.
@@ -22,13 +24,13 @@ struct gsem {
 	int private;
 };
 
-#define PRIVATE_FLAG 128
+#define GMP_SEM_MARK 0x676d7000	/* "gmp" */
 
 static struct gsem *ours(sem_t *s)
 {
 	struct gsem *gs = (struct gsem *)s;
 
-	return gs->private == PRIVATE_FLAG ? gs : NULL;
+	return gs->private == GMP_SEM_MARK ? gs : NULL;
 }
 
 EXPORT int sem_init(sem_t *s, int pshared, unsigned value)
@@ -43,7 +45,7 @@ EXPORT int sem_init(sem_t *s, int pshared, unsigned value)
 	}
 	atomic_store(&gs->value, value);
 	atomic_store(&gs->nwaiters, 0);
-	gs->private = PRIVATE_FLAG;
+	gs->private = GMP_SEM_MARK;
 	return 0;
 }
 
@@ -68,10 +70,12 @@ static int wait_until(struct gsem *gs, int64_t deadline)
 		if (try_take(gs))
 			return 0;
 		atomic_fetch_add(&gs->nwaiters, 1);
-		int r = gmp__wait_point(&gs->value, 0, deadline);
+		int r = gmp__wait_sig(&gs->value, 0, deadline);
 		atomic_fetch_sub(&gs->nwaiters, 1);
-		if (r == -EINTR)
-			gmp__testcancel();
+		if (r == -EINTR) {
+			errno = EINTR;	/* a signal handler ran */
+			return -1;
+		}
 		if (r == -ETIMEDOUT && !try_take(gs)) {
 			errno = ETIMEDOUT;
 			return -1;
@@ -85,7 +89,7 @@ EXPORT int sem_wait(sem_t *s)
 {
 	struct gsem *gs = ours(s);
 
-	return gs ? wait_until(gs, -1) : real.sem_wait(s);
+	return gs ? wait_until(gs, -1) : GMP_AS_SYSCALL(int, real.sem_wait(s));
 }
 
 EXPORT int sem_trywait(sem_t *s)
@@ -120,7 +124,7 @@ EXPORT int sem_timedwait(sem_t *s, const struct timespec *ts)
 {
 	struct gsem *gs = ours(s);
 
-	return gs ? timed(gs, CLOCK_REALTIME, ts) : real.sem_timedwait(s, ts);
+	return gs ? timed(gs, CLOCK_REALTIME, ts) : GMP_AS_SYSCALL(int, real.sem_timedwait(s, ts));
 }
 
 EXPORT int sem_clockwait(sem_t *s, clockid_t clk, const struct timespec *ts)
@@ -128,7 +132,7 @@ EXPORT int sem_clockwait(sem_t *s, clockid_t clk, const struct timespec *ts)
 	struct gsem *gs = ours(s);
 
 	if (!gs)
-		return real.sem_clockwait(s, clk, ts);
+		return GMP_AS_SYSCALL(int, real.sem_clockwait(s, clk, ts));
 	if (clk != CLOCK_REALTIME && clk != CLOCK_MONOTONIC) {
 		errno = EINVAL;
 		return -1;

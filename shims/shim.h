@@ -63,8 +63,45 @@ int gmp__wait_point(const void *addr, uint32_t val, int64_t deadline);
 int gmp__wait_async(g *gp, const void *addr, uint32_t val, int64_t deadline);
 int gmp__syscall_begin(g *gp);
 void gmp__syscall_end(g *gp, int armed, bool eintr);
-/* G-level sleep until deadline, a cancellation point. */
+/* G-level sleep until deadline, a cancellation point: 0, or -EINTR when
+ * a signal handler ran (shims/signal.c). */
 int gmp__sleep(int64_t deadline);
+/* gmp__wait_point that a signal handler also interrupts (-EINTR). */
+int gmp__wait_sig(const void *addr, uint32_t val, int64_t deadline);
+
+/* Cleanup for GMP_AS_SYSCALL: glibc acted on a cancellation inside the
+ * call; leave the syscall state before the program's handlers run. */
+void gmp__syscall_unwound(void *gp);
+
+/* A blocking call into glibc's own implementation (process-shared,
+ * robust and PI objects, whose waits are kernel futexes shared with
+ * other processes): run it as a system call, so the G's P is handed off
+ * while it blocks. glibc's cancellation stays on: its cancellable waits
+ * turn asynchronous, pthread_cancel signals the M (shims/cancel.c), and
+ * the unwind leaves the syscall state as it passes this frame. */
+#define GMP_AS_SYSCALL(type, call)                                           \
+	({                                                                    \
+		g *gp_ = curg();                                              \
+		type r_;                                                      \
+		if (!gp_ || !entersyscall()) {                                \
+			r_ = (call);                                          \
+		} else {                                                      \
+			int e_;                                               \
+			gp_->glibc_wait = true;                               \
+			pthread_cleanup_push(gmp__syscall_unwound, gp_);      \
+			r_ = (call);                                          \
+			e_ = errno;                                           \
+			pthread_cleanup_pop(0);                               \
+			gp_->glibc_wait = false;                              \
+			exitsyscall();                                        \
+			errno = e_;                                           \
+		}                                                             \
+		r_;                                                           \
+	})
+
+/* sysmon's per-tick work (signal.c): install it once needed. */
+void gmp__sysmon_hook_on(void);
+void gmp__cancel_kicks(void);
 
 /* mutex internals shared with the condvar and C11 shims */
 int gmp__mutex_lock(pthread_mutex_t *m, int64_t deadline);

@@ -5,11 +5,22 @@
  * sleep and usleep with internal calls to nanosleep, so each is
  * interposed. Sleeps on CPU-time clocks are left to the kernel (the M
  * blocks; reported under GMP_DEBUG). The sleeps are cancellation points
- * (shims/cancel.c). A signal cannot interrupt a G's sleep yet (EINTR and
- * the remaining time come with per-G signals, issue 6).
+ * (shims/cancel.c), and a signal handler interrupts them (EINTR and the
+ * time left, shims/signal.c).
  */
 #include <unistd.h>
 #include "shim.h"
+
+/* The time left until deadline, for an interrupted relative sleep. */
+static void remaining(int64_t deadline, struct timespec *rem)
+{
+	int64_t left = deadline - nanotime();
+
+	if (left < 0)
+		left = 0;
+	rem->tv_sec = left / 1000000000;
+	rem->tv_nsec = left % 1000000000;
+}
 
 EXPORT int nanosleep(const struct timespec *req, struct timespec *rem)
 {
@@ -19,7 +30,13 @@ EXPORT int nanosleep(const struct timespec *req, struct timespec *rem)
 		errno = EINVAL;
 		return -1;
 	}
-	gmp__sleep(gmp__after(ts_ns(req)));
+	int64_t d = gmp__after(ts_ns(req));
+	if (gmp__sleep(d) == -EINTR) {
+		if (rem)
+			remaining(d, rem);
+		errno = EINTR;
+		return -1;
+	}
 	return 0;
 }
 
@@ -41,7 +58,11 @@ EXPORT int clock_nanosleep(clockid_t clk, int flags,
 		d = gmp__deadline(clk, req);
 	else
 		d = gmp__after(ts_ns(req));
-	gmp__sleep(d);
+	if (gmp__sleep(d) == -EINTR) {
+		if (rem && !(flags & TIMER_ABSTIME))
+			remaining(d, rem);
+		return EINTR;
+	}
 	return 0;
 }
 
@@ -49,7 +70,10 @@ EXPORT int usleep(useconds_t us)
 {
 	if (!curg())
 		return real.usleep(us);
-	gmp__sleep(gmp__after((int64_t)us * 1000));
+	if (gmp__sleep(gmp__after((int64_t)us * 1000)) == -EINTR) {
+		errno = EINTR;
+		return -1;
+	}
 	return 0;
 }
 
@@ -57,7 +81,13 @@ EXPORT unsigned sleep(unsigned secs)
 {
 	if (!curg())
 		return real.sleep(secs);
-	gmp__sleep(gmp__after((int64_t)secs * 1000000000));
+	int64_t d = gmp__after((int64_t)secs * 1000000000);
+	if (gmp__sleep(d) == -EINTR) {
+		struct timespec rem;
+		remaining(d, &rem);
+		errno = EINTR;	/* whole seconds not slept, as glibc */
+		return (unsigned)rem.tv_sec;
+	}
 	return 0;
 }
 

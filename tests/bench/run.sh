@@ -51,6 +51,10 @@ cases=(
 	"ring_sem		ring		sem"
 	"many_blocked		many_blocked"
 	"many_blocked_defstack	many_blocked	default"
+	"rwlock_read_mostly	rwlock_read_mostly"
+	"barrier_rounds		barrier_rounds"
+	"barrier_rounds_16	barrier_rounds	16"
+	"sleep_lateness		sleep_lateness"
 )
 
 case $libgmp in /*) ;; *) libgmp=$PWD/$libgmp ;; esac

@@ -1,0 +1,225 @@
+/*
+ * signal.c: sigaction and signal, so that a signal handler interrupts a
+ * G's sleep or semaphore wait (EINTR, and the time left) as it interrupts
+ * a thread natively, and sysmon's per-tick work for signals and
+ * cancellation.
+ *
+ * Model. The kernel delivers a signal to one of the process's kernel
+ * threads: an M running a G (the G is interrupted, as natively: a
+ * bracketed system call gets EINTR or restarts as SA_RESTART says), an
+ * idle M, or one of libgmp's own threads. Natively the signal would have
+ * gone to some thread, possibly one sleeping in nanosleep or sem_wait,
+ * which then returns EINTR. So every handler the program installs runs
+ * through tramp(), which calls it and then, if no G was running where it
+ * ran (or the G there blocks the signal in the mask it set), asks sysmon
+ * to interrupt one G parked in a signal-interruptible wait (the main G first, as the kernel prefers the main thread for a
+ * process-directed signal). Only the G-level waits POSIX makes
+ * interruptible are: nanosleep, clock_nanosleep, usleep, sleep, sem_wait,
+ * sem_timedwait, sem_clockwait (never condvars or mutexes, which glibc
+ * restarts). sigaction returns the program's own action, never tramp.
+ *
+ * Limits (README): signal masks are per M until per-G masks exist (issue
+ * 6), so the interrupted G is chosen without looking at masks; a G blocked
+ * in pause or sigsuspend on one M is not woken by a handler that ran on
+ * another M. sigset and sysv_signal are not interposed.
+ *
+ * Lock order: the action table's spinlock is taken alone (never from
+ * tramp). sysmon collects candidates under gfree's lock, then interrupts
+ * them with no lock held.
+ */
+#include <signal.h>
+#include <string.h>
+#include "shim.h"
+
+static struct {
+	struct sigaction act;	/* the program's action, while ours */
+	bool ours;		/* tramp is installed for it */
+} acts[NSIG];
+static atomic_flag actlock = ATOMIC_FLAG_INIT;
+/* handler runs that no G received, per signal */
+static _Atomic int sig_pending[NSIG];
+static _Atomic int sig_pending_any;
+
+static void tramp(int sig, siginfo_t *si, void *uc)
+{
+	struct sigaction a = acts[sig].act;
+
+	if (a.sa_flags & SA_RESETHAND)
+		acts[sig].ours = false;	/* the kernel reset it to SIG_DFL */
+	if (a.sa_flags & SA_SIGINFO)
+		a.sa_sigaction(sig, si, uc);
+	else if (a.sa_handler != SIG_DFL && a.sa_handler != SIG_IGN)
+		a.sa_handler(sig);
+	g *gp = getg();
+	int st = gp && !gp->is_g0 ? atomic_load_explicit(&gp->status,
+							  memory_order_relaxed)
+				  : G_IDLE;
+	/* a G that blocks sig got it only because masks are per M: it
+	 * counts as not received */
+	if ((st != G_RUNNING && st != G_SYSCALL) ||
+	    (gp->sigmask & 1ull << (sig - 1))) {
+		atomic_fetch_add(&sig_pending[sig], 1);
+		atomic_store(&sig_pending_any, 1);
+		sysmon_kick();
+	}
+}
+
+/* ---- sysmon ------------------------------------------------------------ */
+
+#define NCAND 16
+
+struct cands {
+	g *gp[NCAND];
+	int n;
+	int sig;
+	unsigned kinds;		/* the waits this handler interrupts */
+};
+
+static void collect(g *gp, void *arg)
+{
+	struct cands *c = arg;
+
+	if (!(gp->interruptible & c->kinds) || !gp->w.addr ||
+	    (gp->sigmask & 1ull << (c->sig - 1)))
+		return;
+	if (gp->is_main && c->n > 0) {	/* main first */
+		g *t = c->gp[0];
+		c->gp[0] = gp;
+		gp = t;
+	}
+	if (c->n < NCAND)
+		c->gp[c->n++] = gp;
+}
+
+static void deliver(int sig, int n)
+{
+	struct cands c = { .n = 0, .sig = sig, .kinds = INTR_SIGNAL };
+
+	if (!(acts[sig].act.sa_flags & SA_RESTART))
+		c.kinds |= INTR_SIGNAL_NORESTART;
+	g_foreach(collect, &c);
+	for (int i = 0; i < c.n && n > 0; i++) {
+		if (g_interrupt(c.gp[i], c.kinds))
+			n--;
+		else	/* it woke meanwhile: no stale request */
+			atomic_fetch_and(&c.gp[i]->intr_req, ~c.kinds);
+	}
+	/* no G was waiting: the signal went to a thread that was not
+	 * sleeping, which is what the kernel could have chosen */
+}
+
+static void deliver_pending(void)
+{
+	if (!atomic_exchange(&sig_pending_any, 0))
+		return;
+	for (int sig = 1; sig < NSIG; sig++) {
+		int n = atomic_exchange(&sig_pending[sig], 0);
+		if (n)
+			deliver(sig, n);
+	}
+}
+
+static void sysmon_tick(void)
+{
+	deliver_pending();
+	gmp__cancel_kicks();
+}
+
+void gmp__sysmon_hook_on(void)
+{
+	atomic_store_explicit(&sysmon_hook, sysmon_tick, memory_order_release);
+}
+
+/* ---- the API ----------------------------------------------------------- */
+
+static bool is_handler(const struct sigaction *act)
+{
+	return act->sa_handler != SIG_DFL && act->sa_handler != SIG_IGN;
+}
+
+EXPORT int sigaction(int sig, const struct sigaction *act,
+		     struct sigaction *oact)
+{
+	gmp__ensure_init();
+	if (!gmp__active || sig < 1 || sig >= NSIG || sig == SIGKILL ||
+	    sig == SIGSTOP)
+		return real.sigaction(sig, act, oact);
+	while (atomic_flag_test_and_set_explicit(&actlock,
+						 memory_order_acquire))
+		arch_pause();
+	struct sigaction prev = acts[sig].act;
+	bool prev_ours = acts[sig].ours;
+	int r;
+	if (act && is_handler(act)) {
+		struct sigaction k = *act;
+		k.sa_sigaction = tramp;
+		k.sa_flags |= SA_SIGINFO;
+		acts[sig].act = *act;	/* before a signal can reach tramp */
+		acts[sig].ours = true;
+		r = real.sigaction(sig, &k, oact);
+		if (r < 0) {
+			acts[sig].act = prev;
+			acts[sig].ours = prev_ours;
+		}
+		gmp__sysmon_hook_on();
+	} else {
+		r = real.sigaction(sig, act, oact);
+		if (r == 0 && act)
+			acts[sig].ours = false;
+	}
+	if (r == 0 && oact && oact->sa_sigaction == tramp)
+		*oact = prev;
+	atomic_flag_clear_explicit(&actlock, memory_order_release);
+	return r;
+}
+
+/* The mask is the M's, as before; the G's copy decides which G a handler
+ * that ran elsewhere interrupts (per-G masks: issue 6). */
+static int setmask(int how, const sigset_t *set, sigset_t *old,
+		   int (*f)(int, const sigset_t *, sigset_t *))
+{
+	g *gp = curg();
+	sigset_t cur;
+	int r = f(how, set, old);
+
+	if (gp && r == 0 && set && f(SIG_BLOCK, NULL, &cur) == 0)
+		memcpy(&gp->sigmask, &cur, sizeof gp->sigmask);
+	return r;
+}
+
+EXPORT int pthread_sigmask(int how, const sigset_t *set, sigset_t *old)
+{
+	gmp__ensure_init();
+	return setmask(how, set, old, real.pthread_sigmask);
+}
+
+EXPORT int sigprocmask(int how, const sigset_t *set, sigset_t *old)
+{
+	gmp__ensure_init();
+	return setmask(how, set, old, real.sigprocmask);
+}
+
+/* glibc's signal(): BSD semantics (SA_RESTART, the signal blocked while
+ * its handler runs), through our sigaction. */
+EXPORT __sighandler_t signal(int sig, __sighandler_t handler)
+{
+	struct sigaction act, oact;
+
+	if (handler == SIG_ERR || sig < 1 || sig >= NSIG) {
+		errno = EINVAL;
+		return SIG_ERR;
+	}
+	act.sa_handler = handler;
+	sigemptyset(&act.sa_mask);
+	sigaddset(&act.sa_mask, sig);
+	act.sa_flags = SA_RESTART;
+	if (sigaction(sig, &act, &oact) < 0)
+		return SIG_ERR;
+	return oact.sa_handler;
+}
+
+__sighandler_t bsd_signal(int sig, __sighandler_t handler);
+EXPORT __sighandler_t bsd_signal(int sig, __sighandler_t handler)
+{
+	return signal(sig, handler);
+}
