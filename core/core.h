@@ -190,6 +190,7 @@ struct g {
 	bool glibc_wait;	/* blocked in glibc's own wait (GMP_AS_SYSCALL) */
 	uint64_t sigmask;	/* the mask the program set (bit sig-1), for
 				 * choosing whom a handler interrupts */
+	_Atomic uint64_t sigpend; /* sent to this G by pthread_kill */
 
 	/* pthread keys, blocks allocated on first set */
 	struct keyslot *keys[KEY_NBLOCKS];
@@ -536,6 +537,7 @@ int g_sleep_until(int64_t deadline);
 #define INTR_CANCEL	1u	/* pthread_cancel: sticky */
 #define INTR_SIGNAL	2u	/* a signal handler ran: cleared by the G */
 #define INTR_SIGNAL_NORESTART 4u /* the same, for waits SA_RESTART restarts */
+#define INTR_HANDLER	8u	/* pthread_kill: run its handler, then go on */
 /* Set kind in gp->intr_req and end gp's wait if it is interruptible by
  * kind. True if a wait was ended. Any context (G, g0, a thread that is
  * not an M) but a signal handler. */

@@ -105,97 +105,72 @@ bool gmp__point_begin(g *gp)
 {
 	_Atomic int *w = g_cancelword(gp);
 
-	if (!w)
-		return false;
-	int v = atomic_load(w);
-	if (pending(v))
+	if (w && pending(atomic_load(w)))
 		gmp__do_cancel(gp);
-	/* disabled, or already exiting: a cleanup handler's waits are not
-	 * cut short by the request being acted on */
-	if (v & (CS_DISABLE | C_EXITING | C_TERMINATED))
-		return false;
-	gp->interruptible |= INTR_CANCEL;
 	return true;
 }
 
-void gmp__point_end(g *gp)
+int gmp__wait_full(g *gp, const void *addr, uint32_t val, int64_t deadline,
+		   unsigned f)
 {
-	gp->interruptible &= ~INTR_CANCEL;
-}
+	_Atomic int *w = g_cancelword(gp);
+	int v = w ? atomic_load(w) : CS_DISABLE;
+	unsigned kinds = INTR_HANDLER;
+	int r;
 
-int gmp__wait_point(const void *addr, uint32_t val, int64_t deadline)
-{
-	g *gp = curg();
-
-	if (!gp)
-		return gmp__wait(addr, val, deadline);
-	bool armed = gmp__point_begin(gp);
-	int r = gfutex_wait(addr, val, deadline);
-	if (armed)
-		gmp__point_end(gp);
-	return r;
-}
-
-/* After a wait that ended with -EINTR: act on a cancellation, or consume
- * the signal interruption. True if a signal handler interrupted it. */
-static bool intr_signal(g *gp)
-{
-	const unsigned sigs = INTR_SIGNAL | INTR_SIGNAL_NORESTART;
-
-	gmp__testcancel();
-	return atomic_fetch_and(&gp->intr_req, ~sigs) & sigs;
-}
-
-int gmp__wait_sig(const void *addr, uint32_t val, int64_t deadline)
-{
-	g *gp = curg();
-
-	if (!gp)
-		return gmp__wait(addr, val, deadline);
-	bool armed = gmp__point_begin(gp);
+	if (!(v & (CS_DISABLE | C_EXITING | C_TERMINATED))) {
+		if (f & WF_POINT) {
+			if (v & C_CANCELED)
+				return -ECANCELED;
+			kinds |= INTR_CANCEL;
+		} else if (v & CT_ASYNC) {
+			if (v & C_CANCELED)
+				gmp__do_cancel(gp);
+			kinds |= INTR_CANCEL;
+		}
+	}
 	/* the kernel restarts an untimed futex wait for an SA_RESTART
-	 * handler, and never a timed one */
-	gp->interruptible |= deadline < 0 ? INTR_SIGNAL_NORESTART : INTR_SIGNAL;
-	int r = gfutex_wait(addr, val, deadline);
+	 * handler, and never a timed one or a sleep */
+	if (f & WF_SIGNAL)
+		kinds |= (f & WF_RESTARTABLE) && deadline < 0
+				 ? INTR_SIGNAL_NORESTART
+				 : INTR_SIGNAL;
+	gp->interruptible = (uint8_t)kinds;
+	r = gfutex_wait(addr, val, deadline);
 	gp->interruptible = 0;
-	if (r == -EINTR && !intr_signal(gp))
-		r = 0;	/* spurious: the caller re-checks */
-	(void)armed;
-	return r;
+	if (r != -EINTR)
+		return r;
+	if ((kinds & INTR_CANCEL) && pending(atomic_load(w))) {
+		if (f & WF_POINT)
+			return -ECANCELED;
+		gmp__do_cancel(gp);
+	}
+	unsigned q = atomic_fetch_and(&gp->intr_req,
+				      (uint8_t)~(INTR_HANDLER | INTR_SIGNAL |
+						 INTR_SIGNAL_NORESTART));
+	bool intr = q & kinds & (INTR_SIGNAL | INTR_SIGNAL_NORESTART);
+	bool restart;
+	if ((q & INTR_HANDLER) && gmp__run_pending(gp, &restart) &&
+	    (f & WF_SIGNAL) &&
+	    !(restart && (f & WF_RESTARTABLE) && deadline < 0))
+		intr = true;
+	return intr ? -EINTR : 0;	/* 0: spurious, the caller re-checks */
 }
 
 int gmp__sleep(int64_t deadline)
 {
 	g *gp = curg();
-	int r;
 
-	gmp__point_begin(gp);
-	gp->interruptible |= INTR_SIGNAL;
-	do
-		r = g_sleep_until(deadline);
-	while (r == -EINTR && !intr_signal(gp));
-	gp->interruptible = 0;
-	return r;
-}
-
-int gmp__wait_async(g *gp, const void *addr, uint32_t val, int64_t deadline)
-{
-	_Atomic int *w = g_cancelword(gp);
-
-	if (!w || !(atomic_load_explicit(w, memory_order_relaxed) & CT_ASYNC))
-		return gfutex_wait(addr, val, deadline);
-	int v = atomic_load(w);
-	if (pending_async(v))
-		gmp__do_cancel(gp);
-	gp->interruptible =
-		v & (CS_DISABLE | C_EXITING | C_TERMINATED) ? 0 : INTR_CANCEL;
-	int r = gfutex_wait(addr, val, deadline);
-	gp->interruptible = 0;
-	if (r == -EINTR) {
-		gmp__testcancel();
-		r = 0;	/* a spurious wakeup: every caller re-checks */
+	for (;;) {
+		int r = gmp__wait_full(gp, &gp->sleepword, 0, deadline,
+				       WF_POINT | WF_SIGNAL);
+		if (r == -ETIMEDOUT)
+			return 0;
+		if (r == -EINTR)
+			return -EINTR;
+		if (r == -ECANCELED)
+			gmp__testcancel();
 	}
-	return r;
 }
 
 int gmp__syscall_begin(g *gp)
@@ -242,13 +217,18 @@ void gmp__syscall_end(g *gp, int armed, bool eintr)
 
 /* ---- SIGCANCEL -------------------------------------------------------- */
 
+static void send_sigcancel(g *gp);
+
 static void on_sigcancel(int sig, siginfo_t *si, void *uc)
 {
 	(void)sig;
 	if (si->si_code != SI_TKILL || si->si_pid != getpid())
 		return;
 	g *gp = curg();
-	_Atomic int *w = gp ? g_cancelword(gp) : NULL;
+	if (!gp)
+		return;
+	gmp__kicked(gp, uc);	/* signals sent with pthread_kill */
+	_Atomic int *w = g_cancelword(gp);
 	if (!w)
 		return;
 	int v = atomic_load(w);
@@ -286,6 +266,12 @@ static void install_handler(void)
 	}
 	while (atomic_load(&handler_state) != 2)
 		arch_pause();
+}
+
+void gmp__kick(g *gp)
+{
+	install_handler();
+	send_sigcancel(gp);
 }
 
 static void send_sigcancel(g *gp)

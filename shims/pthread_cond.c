@@ -48,24 +48,21 @@ int gmp__cond_wait(pthread_cond_t *c, pthread_mutex_t *mx, clockid_t clk,
 	}
 	g *gp = curg();
 	/* a cancellation point: acts now, with mx held, if cancelled */
-	bool armed = gp && gmp__point_begin(gp);
+	if (gp)
+		gmp__point_begin(gp);
 	/* seq_cst: count ourselves before reading seq (see the top). */
 	atomic_fetch_add(NWAIT(c), 1);
 	uint32_t seq = atomic_load(SEQ(c));
 	unsigned count = gmp__mutex_release(mx, &err);
 	if (err) {
-		if (armed)
-			gmp__point_end(gp);
 		atomic_fetch_sub(NWAIT(c), 1);
 		return err;
 	}
-	int r = gp ? gfutex_wait(SEQ(c), seq, deadline)
+	int r = gp ? gmp__wait_full(gp, SEQ(c), seq, deadline, WF_POINT)
 		   : gmp__wait(SEQ(c), seq, deadline);
-	if (armed)
-		gmp__point_end(gp);
 	atomic_fetch_sub(NWAIT(c), 1);
 	gmp__mutex_reacquire(mx, count);
-	if (r == -EINTR)
+	if (r == -ECANCELED)
 		gmp__testcancel();	/* cleanup handlers see mx locked */
 	return r == -ETIMEDOUT ? ETIMEDOUT : 0;
 }

@@ -101,8 +101,11 @@ static int join_wait(g *gp, void **ret, int64_t deadline, bool try)
 			atomic_fetch_and(&gp->joinword, ~JOIN_JOINING);
 			return EBUSY;
 		}
-		r = gmp__wait_point(&gp->joinword, w, deadline);
-		if (r == -EINTR) {
+		g *self = curg();
+		r = self ? gmp__wait_full(self, &gp->joinword, w, deadline,
+					  WF_POINT)
+			 : gmp__wait(&gp->joinword, w, deadline);
+		if (r == -ECANCELED) {
 			/* cancelled: the target stays joinable */
 			atomic_fetch_and(&gp->joinword, ~JOIN_JOINING);
 			gmp__testcancel();

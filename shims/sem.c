@@ -70,8 +70,14 @@ static int wait_until(struct gsem *gs, int64_t deadline)
 		if (try_take(gs))
 			return 0;
 		atomic_fetch_add(&gs->nwaiters, 1);
-		int r = gmp__wait_sig(&gs->value, 0, deadline);
+		g *gp = curg();
+		int r = gp ? gmp__wait_full(gp, &gs->value, 0, deadline,
+					    WF_POINT | WF_SIGNAL |
+						    WF_RESTARTABLE)
+			   : gmp__wait(&gs->value, 0, deadline);
 		atomic_fetch_sub(&gs->nwaiters, 1);
+		if (r == -ECANCELED)
+			gmp__testcancel();
 		if (r == -EINTR) {
 			errno = EINTR;	/* a signal handler ran */
 			return -1;

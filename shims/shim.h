@@ -47,27 +47,36 @@ int64_t gmp__after(int64_t rel_ns);
 int gmp__wait(const void *addr, uint32_t val, int64_t deadline);
 int gmp__wake(const void *addr, int n);
 
-/* Cancellation (cancel.c). A cancellation point calls
- * gmp__point_begin (acts on a pending request; true if the wait that
- * follows is interruptible), waits, calls gmp__point_end, puts its
- * object in order and calls gmp__testcancel, which acts if a request is
- * pending. gmp__wait_point does the first three around one wait and
- * returns -EINTR when cancelled. A bracketed blocking call uses
- * gmp__syscall_begin/end around entersyscall/exitsyscall. */
+/* Waiting at G level (cancel.c). gmp__wait_full parks while *addr == val
+ * and returns 0 (woken, or spuriously: re-check), -EAGAIN, -ETIMEDOUT,
+ * -EINTR (WF_SIGNAL: a signal handler ran, the call fails with EINTR) or
+ * -ECANCELED (WF_POINT: a cancellation is pending: put the object in
+ * order, then call gmp__testcancel). Handlers of signals sent to the G
+ * with pthread_kill run inside it, at G level. With asynchronous
+ * cancellation any wait acts on a request at once. */
+#define WF_POINT	1u	/* a cancellation point */
+#define WF_SIGNAL	2u	/* a signal handler makes it fail with EINTR */
+#define WF_RESTARTABLE	4u	/* ... unless SA_RESTART and no deadline */
+int gmp__wait_full(g *gp, const void *addr, uint32_t val, int64_t deadline,
+		   unsigned flags);
+/* Entering a cancellation point: act on a pending request now. */
+bool gmp__point_begin(g *gp);
 _Noreturn void gmp__do_cancel(g *gp);
 void gmp__testcancel(void);
-bool gmp__point_begin(g *gp);
-void gmp__point_end(g *gp);
-int gmp__wait_point(const void *addr, uint32_t val, int64_t deadline);
-/* gfutex_wait, interruptible when asynchronous cancellation is on. */
-int gmp__wait_async(g *gp, const void *addr, uint32_t val, int64_t deadline);
+/* Run the handlers of the signals pending for gp that it does not block
+ * (signal.c). True if one ran; *restart is false if one of them lacked
+ * SA_RESTART. Context: gp, at G level. */
+bool gmp__run_pending(g *gp, bool *restart);
+/* Send SIGCANCEL to the M running gp (if any): its handler acts on a
+ * cancellation and runs gp's pending pthread_kill handlers there. */
+void gmp__kick(g *gp);
+/* From the SIGCANCEL handler, on gp: run its pending handlers if safe. */
+void gmp__kicked(g *gp, void *uc);
 int gmp__syscall_begin(g *gp);
 void gmp__syscall_end(g *gp, int armed, bool eintr);
 /* G-level sleep until deadline, a cancellation point: 0, or -EINTR when
  * a signal handler ran (shims/signal.c). */
 int gmp__sleep(int64_t deadline);
-/* gmp__wait_point that a signal handler also interrupts (-EINTR). */
-int gmp__wait_sig(const void *addr, uint32_t val, int64_t deadline);
 
 /* Cleanup for GMP_AS_SYSCALL: glibc acted on a cancellation inside the
  * call; leave the syscall state before the program's handlers run. */

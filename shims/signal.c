@@ -29,6 +29,9 @@
  */
 #include <signal.h>
 #include <string.h>
+#include <sys/syscall.h>
+#include <ucontext.h>
+#include <unistd.h>
 #include "shim.h"
 
 static struct {
@@ -40,24 +43,35 @@ static atomic_flag actlock = ATOMIC_FLAG_INIT;
 static _Atomic int sig_pending[NSIG];
 static _Atomic int sig_pending_any;
 
+#define BIT(sig) (1ull << ((sig) - 1))
+
+static void call_handler(const struct sigaction *a, int sig, siginfo_t *si,
+			 void *uc)
+{
+	if (a->sa_flags & SA_SIGINFO)
+		a->sa_sigaction(sig, si, uc);
+	else if (a->sa_handler != SIG_DFL && a->sa_handler != SIG_IGN)
+		a->sa_handler(sig);
+}
+
 static void tramp(int sig, siginfo_t *si, void *uc)
 {
 	struct sigaction a = acts[sig].act;
+	g *self = getg();
+
+	if (self && self->is_g0)
+		self = NULL;
 
 	if (a.sa_flags & SA_RESETHAND)
 		acts[sig].ours = false;	/* the kernel reset it to SIG_DFL */
-	if (a.sa_flags & SA_SIGINFO)
-		a.sa_sigaction(sig, si, uc);
-	else if (a.sa_handler != SIG_DFL && a.sa_handler != SIG_IGN)
-		a.sa_handler(sig);
-	g *gp = getg();
-	int st = gp && !gp->is_g0 ? atomic_load_explicit(&gp->status,
-							  memory_order_relaxed)
-				  : G_IDLE;
+	call_handler(&a, sig, si, uc);
+	g *gp = self;
+	int st = gp ? atomic_load_explicit(&gp->status, memory_order_relaxed)
+		    : G_IDLE;
 	/* a G that blocks sig got it only because masks are per M: it
 	 * counts as not received */
 	if ((st != G_RUNNING && st != G_SYSCALL) ||
-	    (gp->sigmask & 1ull << (sig - 1))) {
+	    (gp->sigmask & BIT(sig))) {
 		atomic_fetch_add(&sig_pending[sig], 1);
 		atomic_store(&sig_pending_any, 1);
 		sysmon_kick();
@@ -119,8 +133,47 @@ static void deliver_pending(void)
 	}
 }
 
+/* Gs with a directed signal they do not block: parked ones are woken to
+ * run the handler, running ones get the signal (again) on their M. */
+static _Atomic int directed_any;
+
+static void collect_directed(g *gp, void *arg)
+{
+	struct cands *c = arg;
+
+	if (!(atomic_load_explicit(&gp->sigpend, memory_order_relaxed) &
+	      ~gp->sigmask))
+		return;
+	int st = atomic_load_explicit(&gp->status, memory_order_relaxed);
+	if (st == G_DEAD)
+		return;
+	if (st == G_RUNNING || st == G_SYSCALL) {
+		gmp__kick(gp);
+		c->sig = 1;	/* still pending: look again next tick */
+		return;
+	}
+	if (c->n < NCAND)
+		c->gp[c->n++] = gp;
+	c->sig = 1;
+}
+
+static void deliver_directed(void)
+{
+	struct cands c = { .n = 0, .sig = 0 };
+
+	if (!atomic_load(&directed_any))
+		return;
+	atomic_store(&directed_any, 0);
+	g_foreach(collect_directed, &c);
+	for (int i = 0; i < c.n; i++)
+		g_interrupt(c.gp[i], INTR_HANDLER);
+	if (c.sig)
+		atomic_store(&directed_any, 1);
+}
+
 static void sysmon_tick(void)
 {
+	deliver_directed();
 	deliver_pending();
 	gmp__cancel_kicks();
 }
@@ -173,6 +226,101 @@ EXPORT int sigaction(int sig, const struct sigaction *act,
 	return r;
 }
 
+bool gmp__run_pending(g *gp, bool *restart)
+{
+	bool ran = false;
+	uint64_t pend;
+
+	*restart = true;
+	while ((pend = atomic_load(&gp->sigpend) & ~gp->sigmask)) {
+		int sig = __builtin_ctzll(pend) + 1;
+		if (!(atomic_fetch_and(&gp->sigpend, ~BIT(sig)) & BIT(sig)))
+			continue;
+		struct sigaction a = acts[sig].act;
+		if (!acts[sig].ours) {
+			/* the action changed to SIG_DFL/SIG_IGN since: let
+			 * the kernel apply it */
+			arch_syscall(SYS_tgkill, getpid(),
+				     arch_syscall(SYS_gettid, 0, 0, 0, 0), sig,
+				     0);
+			continue;
+		}
+		siginfo_t si;
+		ucontext_t uc;
+		memset(&si, 0, sizeof si);
+		si.si_signo = sig;
+		si.si_code = SI_TKILL;
+		si.si_pid = getpid();
+		si.si_uid = getuid();
+		getcontext(&uc);
+		if (a.sa_flags & SA_RESETHAND) {
+			struct sigaction dfl = { .sa_handler = SIG_DFL };
+			sigaction(sig, &dfl, NULL);
+		}
+		if (!(a.sa_flags & SA_RESTART))
+			*restart = false;
+		call_handler(&a, sig, &si, &uc);
+		ran = true;
+	}
+	return ran;
+}
+
+/* pthread_kill to a G: the handler runs on that G. Signals without a
+ * handler of the program's (default action, ignored) act on the process
+ * and go to the kernel as they are. */
+EXPORT int pthread_kill(pthread_t t, int sig)
+{
+	g *gp = g_from_thread(t);
+
+	if (!gp)
+		return g_thread_ended(t) ? ESRCH : real.pthread_kill(t, sig);
+	if (sig < 0 || sig >= NSIG || sig == __SIGRTMIN || sig == __SIGRTMIN + 1)
+		return EINVAL;	/* glibc's own signals, as glibc says */
+	if (sig == 0)
+		return 0;
+	if (!acts[sig].ours) {
+		struct sigaction cur;
+		real.sigaction(sig, NULL, &cur);
+		if (cur.sa_handler == SIG_IGN)
+			return 0;
+		if (!(gp->sigmask & BIT(sig)))
+			return real.pthread_kill(pthread_self(), sig) == 0 ? 0
+									  : EINVAL;
+		/* blocked by the target: pending until it unblocks it */
+	}
+	if (atomic_fetch_or(&gp->sigpend, BIT(sig)) & BIT(sig))
+		return 0;	/* already pending: not queued twice */
+	if (gp->sigmask & BIT(sig))
+		return 0;
+	g *self = curg();
+	if (gp == self) {
+		bool restart;
+		gmp__run_pending(gp, &restart);
+		return 0;
+	}
+	gmp__sysmon_hook_on();
+	atomic_store(&directed_any, 1);
+	if (g_interrupt(gp, INTR_HANDLER))
+		return 0;	/* parked: it runs the handler when it wakes */
+	/* running or in a system call: the kick's handler runs it there
+	 * (shims/cancel.c); runnable, or in a wait nothing interrupts:
+	 * sysmon retries every tick */
+	gmp__kick(gp);
+	return 0;
+}
+
+void gmp__kicked(g *gp, void *uc)
+{
+	int st = atomic_load_explicit(&gp->status, memory_order_relaxed);
+	bool restart;
+
+	if (!(atomic_load(&gp->sigpend) & ~gp->sigmask) || gp->rt > 0 ||
+	    (st != G_RUNNING && st != G_SYSCALL))
+		return;	/* nothing to run, or not safe here: sysmon retries */
+	if (gmp__run_pending(gp, &restart) && !restart && st == G_SYSCALL)
+		arch_ctx_fail_syscall(uc, EINTR);	/* as natively */
+}
+
 /* The mask is the M's, as before; the G's copy decides which G a handler
  * that ran elsewhere interrupts (per-G masks: issue 6). */
 static int setmask(int how, const sigset_t *set, sigset_t *old,
@@ -182,8 +330,12 @@ static int setmask(int how, const sigset_t *set, sigset_t *old,
 	sigset_t cur;
 	int r = f(how, set, old);
 
-	if (gp && r == 0 && set && f(SIG_BLOCK, NULL, &cur) == 0)
+	if (gp && r == 0 && set && f(SIG_BLOCK, NULL, &cur) == 0) {
 		memcpy(&gp->sigmask, &cur, sizeof gp->sigmask);
+		bool restart;
+		if (atomic_load(&gp->sigpend) & ~gp->sigmask)
+			gmp__run_pending(gp, &restart);	/* unblocked */
+	}
 	return r;
 }
 

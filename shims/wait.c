@@ -40,7 +40,7 @@ int gmp__wait(const void *addr, uint32_t val, int64_t deadline)
 	g *gp = curg();
 
 	if (gp)
-		return gmp__wait_async(gp, addr, val, deadline);
+		return gmp__wait_full(gp, addr, val, deadline, 0);
 	if (atomic_load((_Atomic uint32_t *)addr) != val)
 		return -EAGAIN;
 	if (deadline >= 0 && nanotime() >= deadline)
