@@ -283,11 +283,20 @@ STAGE_integration = $(if $(wildcard $(INTEG_RUNNER)),\
 	bash $(INTEG_RUNNER) $(BUILD),\
 	bash -c 'echo "$(INTEG_RUNNER) is missing"; exit 1')
 STAGE_compat = bash tests/compat/run.sh $(BUILD)
+# LTP's tests for threads, semaphores, sleeping and sched_yield (the full
+# suite is `make conformance`); skipped when ../shared is not there.
+CONF_SUITE_DIR ?= ../shared/conformance/open_posix_testsuite
+STAGE_conformance = bash -c 'if [ -d "$(CONF_SUITE_DIR)" ] || \
+	[ -n "$$CONF_SUITE" ]; then exec bash tests/conformance/run.sh \
+	$(BUILD) threads sem sleep sched_yield; fi; \
+	echo "conformance: no suite at $(CONF_SUITE_DIR): skipped"; \
+	echo "0 passed, 0 failed, 1 skipped"'
 
 # The stages make test runs: unit only if there are unit tests, integration
 # if there are tests or a runner (tests without a runner fail).
 TEST_STAGES := exports $(if $(UNIT_BINS),unit) \
-	$(if $(ITEST_BINS)$(wildcard $(INTEG_RUNNER)),integration) compat
+	$(if $(ITEST_BINS)$(wildcard $(INTEG_RUNNER)),integration) compat \
+	conformance
 
 # $(call run_stages,NAMES): run each stage (a stage's own status is only
 # counted, so the next one runs); then the summary, whose exit status is the

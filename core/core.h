@@ -122,6 +122,7 @@ struct timer {
 	g *gp;			/* the G to wake */
 	uint64_t gen;		/* gp's waitgen when armed */
 	int32_t idx;		/* heap index, -1 when not in the heap */
+	void *_Atomic heap;	/* the heap it is queued in (timer.c) */
 };
 
 struct waiter {
@@ -157,7 +158,8 @@ struct g {
 	/* memory: the mapping and the usable stack [stack_lo, stack_hi) */
 	void *map_base;
 	size_t map_size;
-	size_t guard;
+	size_t guard;		/* incl. guard_hidden */
+	size_t guard_hidden;	/* the page a guardsize of 0 gets anyway */
 	char *stack_lo, *stack_hi;
 
 	/* the thread */

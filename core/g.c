@@ -524,10 +524,14 @@ static int g_create1(const struct gattr *a, void *(*fn)(void *), void *arg, g **
 {
 	size_t ps = stack_pagesize();
 	size_t guard = roundup(a->guardsize, ps);
-	size_t map_size = roundup(a->stacksize, ps) + guard;
+	/* guardsize 0 still gets one page, not reported: an overflow then
+	 * faults instead of writing over the runtime's memory below */
+	size_t hidden = guard ? 0 : ps;
+	size_t map_size = roundup(a->stacksize, ps) + guard + hidden;
 	char *tp;
 	g *gp;
 
+	guard += hidden;
 	if (a->stackaddr)
 		return g_create_user(a, fn, arg, out);
 	if (roundup(a->stacksize, ps) < tl.top_reserve + 2 * ps)
@@ -537,6 +541,7 @@ static int g_create1(const struct gattr *a, void *(*fn)(void *), void *arg, g **
 	if (gp) {
 		tp = gp->tp;
 		gp->reused = true;
+		gp->guard_hidden = hidden;	/* same mapping either way */
 		tls_reuse(gp, tp);
 	} else {
 		struct stack s;
@@ -548,6 +553,7 @@ static int g_create1(const struct gattr *a, void *(*fn)(void *), void *arg, g **
 		gp->map_base = s.base;
 		gp->map_size = s.size;
 		gp->guard = s.guard;
+		gp->guard_hidden = hidden;
 		gp->stack_chunked = s.chunked;
 		gp->stack_lo = (char *)s.base + s.guard;
 		gp->stack_hi = (char *)(((uintptr_t)tp - tl.static_size) &

@@ -1,125 +1,163 @@
 /*
- * timer.c: the timer heap that wakes sleeping and timed-out Gs.
+ * timer.c: the timer heaps that wake sleeping and timed-out Gs.
  * Go: addtimer, deltimer, runtimer, checkTimers (time.go).
- * Owns the heap array and every struct timer while it is queued.
+ * Owns the heaps and every struct timer while it is queued.
  *
- * Model. One binary min-heap of struct timer pointers ordered by `when`
- * (CLOCK_MONOTONIC ns), under one lock. A timer is embedded in its G and
- * carries the G's wait generation at arming time; firing never touches the
- * timer again after popping it, it only calls timer_fire(gp, gen), which
- * wins or loses a CAS on the G's wait state (sema.c). So a G may re-arm its
+ * Model. A binary min-heap of struct timer pointers per P, ordered by
+ * `when` (CLOCK_MONOTONIC ns), each under its own lock, as in Go 1.14+: a
+ * G arms its timer in the heap of the P it parks on, so Gs sleeping on
+ * different Ps never contend. A timer is embedded in its G and carries
+ * the G's wait generation at arming time; firing never touches the timer
+ * again after popping it, it only calls timer_fire(gp, gen), which wins
+ * or loses a CAS on the G's wait state (sema.c). So a G may re-arm its
  * timer as soon as timer_del returns, and a stale firing is harmless.
  *
- * Invariants. t->idx is the slot of t in the heap, or -1 when not queued;
- * only code holding timers.lock reads or writes idx and the array.
+ * Which M runs a P's timers: any M that looks (findrunnable, the idle M
+ * sleeping until the earliest timer, sysmon) runs every heap whose cached
+ * earliest deadline (heap.next, read without the lock) is due. Go makes an
+ * M steal an idle P's timers the same way; here the check costs one load
+ * per P, so it is done for all of them rather than for a victim.
+ *
+ * Invariants. t->heap is the heap t is queued in, or NULL; t->idx its
+ * slot there, or -1. Only code holding that heap's lock changes them, the
+ * heap's array or its next.
  *
  * Protocol. timer_add runs on g0 inside a park's unlockf (the G's context
- * is saved, so firing may ready it at once). When the new timer becomes the
- * earliest and an idle M sleeps until a later time, that M is woken to
- * re-arm its sleep. timers_run pops due timers under the lock into a local
- * batch, unlocks, then fires them: timer_fire takes sema bucket locks and
- * readies Gs, which must not happen under timers.lock.
+ * is saved, so firing may ready it at once). When the new timer becomes
+ * its heap's earliest and an idle M sleeps until a later time, that M is
+ * woken to re-arm its sleep. timer_del finds the heap through t->heap and
+ * re-checks it under the lock. timers_run pops due timers under a heap's
+ * lock into a local batch, unlocks, then fires them: timer_fire takes sema
+ * bucket locks and readies Gs, which must not happen under a heap lock.
  *
- * Rejected. A heap per P as in Go 1.14+: it needs timer stealing from idle
- * Ps and a netpoller to break the sleep; one heap is simpler and correct
- * while the number of Ps is small (the per-P design is issue 4's). A
- * timing wheel: O(1) insert, but coarse and hard to bound when idle.
- * malloc for growth: timer_add runs on g0, so the array grows with mremap.
+ * Rejected. One global heap (libgmp's first design): every sleep and timed
+ * wait on every P took the same lock. A timing wheel: O(1) insert, but
+ * coarse and hard to bound when idle. malloc for growth: timer_add runs
+ * on g0, so the arrays grow with mremap.
  */
 #include <errno.h>
 #include <sys/mman.h>
 #include <sys/syscall.h>
 #include "core.h"
 
-static struct {
+struct theap {
 	struct mutex lock;
 	struct timer **heap;
 	size_t len, cap;	/* cap in entries */
-} timers = { .lock = MUTEX_INIT(LOCKRANK_TIMERS) };
+	_Atomic int64_t next;	/* heap[0]->when, INT64_MAX when empty */
+} __attribute__((aligned(64)));
 
-static void grow(void)
+static struct theap heaps[MAXPROCS_LIMIT] = {
+	[0 ... MAXPROCS_LIMIT - 1] = { .lock = MUTEX_INIT(LOCKRANK_TIMERS),
+				       .next = INT64_MAX },
+};
+static _Atomic int nheaps;	/* heaps[0..nheaps) may hold timers */
+
+static void grow(struct theap *h)
 {
-	size_t ncap = timers.cap ? timers.cap * 2 : 4096;
+	size_t ncap = h->cap ? h->cap * 2 : 512;
 	long r;
 
-	if (timers.heap == NULL)
+	if (h->heap == NULL)
 		r = arch_syscall6(SYS_mmap, 0, ncap * sizeof(void *),
 				  PROT_READ | PROT_WRITE,
 				  MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
 	else
-		r = arch_syscall(SYS_mremap, timers.heap,
-				 timers.cap * sizeof(void *),
+		r = arch_syscall(SYS_mremap, h->heap, h->cap * sizeof(void *),
 				 ncap * sizeof(void *), MREMAP_MAYMOVE);
 	if (r < 0 && r > -4096)
 		throw("timer heap: out of memory");
-	timers.heap = (struct timer **)r;
-	timers.cap = ncap;
+	h->heap = (struct timer **)r;
+	h->cap = ncap;
 }
 
-static void place(size_t i, struct timer *t)
+static void place(struct theap *h, size_t i, struct timer *t)
 {
-	timers.heap[i] = t;
+	h->heap[i] = t;
 	t->idx = (int32_t)i;
 }
 
-static void siftup(size_t i)
+static void siftup(struct theap *h, size_t i)
 {
-	struct timer *t = timers.heap[i];
+	struct timer *t = h->heap[i];
 
 	while (i > 0) {
 		size_t parent = (i - 1) / 2;
-		if (timers.heap[parent]->when <= t->when)
+		if (h->heap[parent]->when <= t->when)
 			break;
-		place(i, timers.heap[parent]);
+		place(h, i, h->heap[parent]);
 		i = parent;
 	}
-	place(i, t);
+	place(h, i, t);
 }
 
-static void siftdown(size_t i)
+static void siftdown(struct theap *h, size_t i)
 {
-	struct timer *t = timers.heap[i];
+	struct timer *t = h->heap[i];
 
 	for (;;) {
 		size_t c = 2 * i + 1;
-		if (c >= timers.len)
+		if (c >= h->len)
 			break;
-		if (c + 1 < timers.len &&
-		    timers.heap[c + 1]->when < timers.heap[c]->when)
+		if (c + 1 < h->len && h->heap[c + 1]->when < h->heap[c]->when)
 			c++;
-		if (t->when <= timers.heap[c]->when)
+		if (t->when <= h->heap[c]->when)
 			break;
-		place(i, timers.heap[c]);
+		place(h, i, h->heap[c]);
 		i = c;
 	}
-	place(i, t);
+	place(h, i, t);
 }
 
-static void remove_at(size_t i)
+static void set_next(struct theap *h)
 {
-	struct timer *last = timers.heap[--timers.len];
+	atomic_store_explicit(&h->next, h->len ? h->heap[0]->when : INT64_MAX,
+			      memory_order_release);
+}
 
-	timers.heap[i]->idx = -1;
-	if (i == timers.len)
-		return;
-	place(i, last);
-	siftup(i);
-	siftdown((size_t)last->idx);
+static void remove_at(struct theap *h, size_t i)
+{
+	struct timer *last = h->heap[--h->len];
+
+	h->heap[i]->idx = -1;
+	atomic_store_explicit(&h->heap[i]->heap, NULL, memory_order_relaxed);
+	if (i != h->len) {
+		place(h, i, last);
+		siftup(h, i);
+		siftdown(h, (size_t)last->idx);
+	}
+	set_next(h);
+}
+
+/* The caller's P's heap (heap 0 for a caller without one). */
+static struct theap *my_heap(void)
+{
+	g *gp = getg();
+	int id = gp && gp->m && gp->m->p ? gp->m->p->id : 0;
+	int n = atomic_load_explicit(&nheaps, memory_order_relaxed);
+
+	while (n <= id && !atomic_compare_exchange_weak(&nheaps, &n, id + 1))
+		;
+	return &heaps[id];
 }
 
 void timer_add(struct timer *t)
 {
+	struct theap *h = my_heap();
 	bool earliest;
 
-	lock(&timers.lock);
-	if (t->idx >= 0)
+	lock(&h->lock);
+	if (t->idx >= 0 || atomic_load_explicit(&t->heap,
+						memory_order_relaxed))
 		throw("timer_add: timer already queued");
-	if (timers.len == timers.cap)
-		grow();
-	place(timers.len++, t);
-	siftup(timers.len - 1);
+	if (h->len == h->cap)
+		grow(h);
+	place(h, h->len++, t);
+	siftup(h, h->len - 1);
+	atomic_store_explicit(&t->heap, h, memory_order_relaxed);
 	earliest = t->idx == 0;
-	unlock(&timers.lock);
+	set_next(h);
+	unlock(&h->lock);
 
 	if (!earliest)
 		return;
@@ -130,28 +168,37 @@ void timer_add(struct timer *t)
 
 bool timer_del(struct timer *t)
 {
-	bool queued;
-
-	lock(&timers.lock);
-	queued = t->idx >= 0;
-	if (queued)
-		remove_at((size_t)t->idx);
-	unlock(&timers.lock);
-	return queued;
+	for (;;) {
+		struct theap *h = atomic_load_explicit(&t->heap,
+						       memory_order_relaxed);
+		if (!h)
+			return false;
+		lock(&h->lock);
+		if (atomic_load_explicit(&t->heap, memory_order_relaxed) == h) {
+			remove_at(h, (size_t)t->idx);
+			unlock(&h->lock);
+			return true;
+		}
+		unlock(&h->lock);	/* fired or moved meanwhile: look again */
+	}
 }
 
 int64_t timers_next(void)
 {
-	int64_t when = -1;
+	int64_t when = INT64_MAX;
+	int n = atomic_load_explicit(&nheaps, memory_order_acquire);
 
-	lock(&timers.lock);
-	if (timers.len)
-		when = timers.heap[0]->when;
-	unlock(&timers.lock);
-	return when;
+	for (int i = 0; i < n; i++) {
+		int64_t w = atomic_load_explicit(&heaps[i].next,
+						 memory_order_acquire);
+		if (w < when)
+			when = w;
+	}
+	return when == INT64_MAX ? -1 : when;
 }
 
-int64_t timers_run(int64_t now)
+/* Fire h's timers due at now; its earliest deadline after, or -1. */
+static int64_t run_heap(struct theap *h, int64_t now)
 {
 	struct { g *gp; uint64_t gen; } batch[64];
 	int n;
@@ -160,9 +207,9 @@ int64_t timers_run(int64_t now)
 	do {
 		n = 0;
 		next = -1;
-		lock(&timers.lock);
-		while (timers.len && n < 64) {
-			struct timer *t = timers.heap[0];
+		lock(&h->lock);
+		while (h->len && n < 64) {
+			struct timer *t = h->heap[0];
 			if (t->when > now) {
 				next = t->when;
 				break;
@@ -170,19 +217,42 @@ int64_t timers_run(int64_t now)
 			batch[n].gp = t->gp;
 			batch[n].gen = t->gen;
 			n++;
-			remove_at(0);
+			remove_at(h, 0);
 		}
-		if (n == 64 && timers.len)
-			next = timers.heap[0]->when;
-		unlock(&timers.lock);
+		if (n == 64 && h->len)
+			next = h->heap[0]->when;
+		unlock(&h->lock);
 		for (int i = 0; i < n; i++)
 			timer_fire(batch[i].gp, batch[i].gen);
 	} while (n == 64 && next >= 0 && next <= now);
 	return next;
 }
 
+int64_t timers_run(int64_t now)
+{
+	int n = atomic_load_explicit(&nheaps, memory_order_acquire);
+	int64_t next = INT64_MAX;
+
+	for (int i = 0; i < n; i++) {
+		struct theap *h = &heaps[i];
+		int64_t w = atomic_load_explicit(&h->next, memory_order_acquire);
+		if (w > now) {
+			if (w < next)
+				next = w;
+			continue;
+		}
+		w = run_heap(h, now);
+		if (w >= 0 && w < next)
+			next = w;
+	}
+	return next == INT64_MAX ? -1 : next;
+}
+
 void timers_afterfork(void)
 {
-	timers.lock.key = 0;
-	timers.len = 0;		/* their Gs are gone */
+	for (int i = 0; i < MAXPROCS_LIMIT; i++) {
+		heaps[i].lock.key = 0;
+		heaps[i].len = 0;	/* their Gs are gone */
+		atomic_store(&heaps[i].next, INT64_MAX);
+	}
 }

@@ -36,6 +36,7 @@ struct real {
 	int (*pthread_sigmask)(int, const sigset_t *, sigset_t *);
 	int (*sigprocmask)(int, const sigset_t *, sigset_t *);
 	int (*pthread_kill)(pthread_t, int);
+	int (*pthread_spin_lock)(pthread_spinlock_t *);
 	int (*pthread_getattr_np)(pthread_t, pthread_attr_t *);
 	int (*pthread_setname_np)(pthread_t, const char *);
 	int (*pthread_getname_np)(pthread_t, char *, size_t);

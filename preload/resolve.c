@@ -45,6 +45,7 @@ void gmp__resolve(void)
 	R(pthread_sigmask);
 	R(sigprocmask);
 	R(pthread_kill);
+	R(pthread_spin_lock);
 	R(pthread_getattr_np);
 	R(pthread_setname_np);
 	R(pthread_getname_np);

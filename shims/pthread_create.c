@@ -207,7 +207,7 @@ EXPORT int pthread_getattr_np(pthread_t t, pthread_attr_t *attr)
 	pthread_attr_init(attr);
 	pthread_attr_setstack(attr, (char *)gp->map_base + gp->guard,
 			      gp->map_size - gp->guard);
-	pthread_attr_setguardsize(attr, gp->guard);
+	pthread_attr_setguardsize(attr, gp->guard - gp->guard_hidden);
 	pthread_attr_setdetachstate(attr,
 				    atomic_load(&gp->joinword) & JOIN_DETACHED
 					    ? PTHREAD_CREATE_DETACHED

@@ -4,24 +4,43 @@
  * the M.
  *
  * Layout inside glibc's 56-byte pthread_rwlock_t: word 0 is the state
- * (readers count, WRITER bit), word 1 the number of parked threads, word 2
- * the number of writers waiting; __cur_writer (offset 24) the writer's
- * tid, __shared (28) and __flags (48) as glibc's init leaves them. A zeroed
+ * (readers count, WRITER bit); word 1 the number of parked readers, word 2
+ * the number of writers waiting, word 3 the writers' wake sequence and
+ * word 4 the readers'; __cur_writer (offset 24) the writer's tid,
+ * __shared (28) and __flags (48) as glibc's init leaves them. A zeroed
  * rwlock prefers readers, as in glibc; PTHREAD_RWLOCK_PREFER_WRITER_-
  * NONRECURSIVE_NP makes new readers wait while a writer waits. Process-
  * shared rwlocks keep glibc's implementation.
  *
- * Protocol. Everyone parks on the state word with the value they saw and
- * every release that leaves waiters wakes them all to retry: simple and
- * correct; fairness beyond glibc's preferences is issue 4's.
+ * Protocol. Readers and writers park on separate sequence words, never on
+ * the state itself (which readers change all the time: a writer parked on
+ * it would spin). A waiter counts itself, reads its sequence word,
+ * re-checks the state and parks on the sequence it read; whoever frees
+ * the lock for it bumps that sequence, then wakes: the last reader out
+ * wakes one writer, a writer's unlock wakes every parked reader and one
+ * writer, a writer that gives up while new readers wait for it (writer
+ * preference) wakes the readers. All seq_cst: a waiter's count and a
+ * releaser's state change cannot both miss each other.
+ *
+ * Handoff (as glibc's read and write phases). The last reader out, when a
+ * writer waits, does not free the lock: it sets WRITER|HANDOFF, which
+ * keeps new readers out, and any writer claims it (HANDOFF -> WRITER).
+ * Without it a woken writer would mostly find readers back in (readers
+ * are preferred) and park again, over and over. If the writers all left
+ * (timed out) meanwhile, the reader sees no writer after setting it and
+ * frees the lock again; a writer that times out claims a handoff it finds
+ * rather than leave it unowned.
  */
 #include <limits.h>
 #include "shim.h"
 
 #define WRITER		0x80000000u
+#define HANDOFF		0x40000000u	/* with WRITER: for a waiting writer */
 #define STATE(l)	((_Atomic uint32_t *)&(l)->__data.__readers)
-#define NPARK(l)	((_Atomic uint32_t *)&(l)->__data.__writers)
+#define NRPARK(l)	((_Atomic uint32_t *)&(l)->__data.__writers)
 #define NWRW(l)		((_Atomic uint32_t *)&(l)->__data.__wrphase_futex)
+#define WSEQ(l)		((_Atomic uint32_t *)&(l)->__data.__writers_futex)
+#define RSEQ(l)		((_Atomic uint32_t *)&(l)->__data.__pad3)
 
 static int self_tid(void)
 {
@@ -35,12 +54,40 @@ static bool prefer_writer(pthread_rwlock_t *l)
 	return l->__data.__flags != PTHREAD_RWLOCK_PREFER_READER_NP;
 }
 
-static int park(pthread_rwlock_t *l, uint32_t seen, int64_t deadline)
+static bool reader_blocked(pthread_rwlock_t *l, uint32_t s)
 {
-	atomic_fetch_add(NPARK(l), 1);
-	int r = gmp__wait(STATE(l), seen, deadline);
-	atomic_fetch_sub(NPARK(l), 1);
-	return r == -ETIMEDOUT ? ETIMEDOUT : 0;
+	return (s & WRITER) || (prefer_writer(l) && atomic_load(NWRW(l)));
+}
+
+static void wake_readers(pthread_rwlock_t *l)
+{
+	if (atomic_load(NRPARK(l))) {
+		atomic_fetch_add(RSEQ(l), 1);
+		gmp__wake(RSEQ(l), INT_MAX);
+	}
+}
+
+static void wake_writer(pthread_rwlock_t *l)
+{
+	if (atomic_load(NWRW(l))) {
+		atomic_fetch_add(WSEQ(l), 1);
+		gmp__wake(WSEQ(l), 1);
+	}
+}
+
+/* The writers left before claiming a handoff: free the lock. */
+static bool claim_back(pthread_rwlock_t *l)
+{
+	uint32_t s = WRITER | HANDOFF;
+
+	return atomic_compare_exchange_strong(STATE(l), &s, 0);
+}
+
+static bool claim_handoff(pthread_rwlock_t *l)
+{
+	uint32_t s = WRITER | HANDOFF;
+
+	return atomic_compare_exchange_strong(STATE(l), &s, WRITER);
 }
 
 static int rdlock(pthread_rwlock_t *l, int64_t deadline, bool try)
@@ -50,9 +97,7 @@ static int rdlock(pthread_rwlock_t *l, int64_t deadline, bool try)
 		return try ? EBUSY : EDEADLK;
 	for (;;) {
 		uint32_t s = atomic_load(STATE(l));
-		bool blocked = (s & WRITER) ||
-			       (prefer_writer(l) && atomic_load(NWRW(l)));
-		if (!blocked) {
+		if (!reader_blocked(l, s)) {
 			if (s + 1 == WRITER)
 				return EAGAIN;	/* too many readers */
 			if (atomic_compare_exchange_weak(STATE(l), &s, s + 1))
@@ -61,7 +106,13 @@ static int rdlock(pthread_rwlock_t *l, int64_t deadline, bool try)
 		}
 		if (try)
 			return EBUSY;
-		if (park(l, s, deadline) == ETIMEDOUT)
+		atomic_fetch_add(NRPARK(l), 1);
+		uint32_t seq = atomic_load(RSEQ(l));
+		int r = 0;
+		if (reader_blocked(l, atomic_load(STATE(l))))
+			r = gmp__wait(RSEQ(l), seq, deadline);
+		atomic_fetch_sub(NRPARK(l), 1);
+		if (r == -ETIMEDOUT)
 			return ETIMEDOUT;
 	}
 }
@@ -72,19 +123,29 @@ static int wrlock(pthread_rwlock_t *l, int64_t deadline, bool try)
 
 	if (l->__data.__cur_writer == tid && (atomic_load(STATE(l)) & WRITER))
 		return try ? EBUSY : EDEADLK;
-	atomic_fetch_add(NWRW(l), 1);
 	for (;;) {
 		uint32_t s = 0;
 		if (atomic_compare_exchange_strong(STATE(l), &s, WRITER))
 			break;
-		if (try || park(l, s, deadline) == ETIMEDOUT) {
-			atomic_fetch_sub(NWRW(l), 1);
-			if (atomic_load(NPARK(l)))	/* readers held back */
-				gmp__wake(STATE(l), INT_MAX);
-			return try ? EBUSY : ETIMEDOUT;
+		if (claim_handoff(l))
+			break;
+		if (try)
+			return EBUSY;
+		atomic_fetch_add(NWRW(l), 1);
+		uint32_t seq = atomic_load(WSEQ(l));
+		int r = 0;
+		s = atomic_load(STATE(l));
+		if (s != 0 && s != (WRITER | HANDOFF))
+			r = gmp__wait(WSEQ(l), seq, deadline);
+		atomic_fetch_sub(NWRW(l), 1);
+		if (r == -ETIMEDOUT) {
+			if (claim_handoff(l))
+				break;
+			if (prefer_writer(l))	/* readers held back */
+				wake_readers(l);
+			return ETIMEDOUT;
 		}
 	}
-	atomic_fetch_sub(NWRW(l), 1);
 	l->__data.__cur_writer = tid;
 	return 0;
 }
@@ -114,7 +175,8 @@ EXPORT int pthread_rwlock_destroy(pthread_rwlock_t *l)
 
 EXPORT int pthread_rwlock_rdlock(pthread_rwlock_t *l)
 {
-	return SHARED(l) ? GMP_AS_SYSCALL(int, real.pthread_rwlock_rdlock(l)) : rdlock(l, -1, false);
+	return SHARED(l) ? GMP_AS_SYSCALL(int, real.pthread_rwlock_rdlock(l))
+			 : rdlock(l, -1, false);
 }
 
 EXPORT int pthread_rwlock_tryrdlock(pthread_rwlock_t *l)
@@ -125,7 +187,8 @@ EXPORT int pthread_rwlock_tryrdlock(pthread_rwlock_t *l)
 
 EXPORT int pthread_rwlock_wrlock(pthread_rwlock_t *l)
 {
-	return SHARED(l) ? GMP_AS_SYSCALL(int, real.pthread_rwlock_wrlock(l)) : wrlock(l, -1, false);
+	return SHARED(l) ? GMP_AS_SYSCALL(int, real.pthread_rwlock_wrlock(l))
+			 : wrlock(l, -1, false);
 }
 
 EXPORT int pthread_rwlock_trywrlock(pthread_rwlock_t *l)
@@ -152,14 +215,18 @@ static int timed(pthread_rwlock_t *l, clockid_t clk, const struct timespec *ts,
 EXPORT int pthread_rwlock_clockrdlock(pthread_rwlock_t *l, clockid_t clk,
 				      const struct timespec *ts)
 {
-	return SHARED(l) ? GMP_AS_SYSCALL(int, real.pthread_rwlock_clockrdlock(l, clk, ts))
+	return SHARED(l) ? GMP_AS_SYSCALL(int,
+					  real.pthread_rwlock_clockrdlock(l, clk,
+									  ts))
 			 : timed(l, clk, ts, rdlock);
 }
 
 EXPORT int pthread_rwlock_clockwrlock(pthread_rwlock_t *l, clockid_t clk,
 				      const struct timespec *ts)
 {
-	return SHARED(l) ? GMP_AS_SYSCALL(int, real.pthread_rwlock_clockwrlock(l, clk, ts))
+	return SHARED(l) ? GMP_AS_SYSCALL(int,
+					  real.pthread_rwlock_clockwrlock(l, clk,
+									  ts))
 			 : timed(l, clk, ts, wrlock);
 }
 
@@ -175,6 +242,27 @@ EXPORT int pthread_rwlock_timedwrlock(pthread_rwlock_t *l,
 	return pthread_rwlock_clockwrlock(l, CLOCK_REALTIME, ts);
 }
 
+static void reader_unlock(pthread_rwlock_t *l, uint32_t s)
+{
+	for (;;) {
+		if (s == 1 && atomic_load(NWRW(l))) {
+			/* the last reader out hands the lock to a writer */
+			if (!atomic_compare_exchange_weak(STATE(l), &s,
+							  WRITER | HANDOFF))
+				continue;
+			if (atomic_load(NWRW(l))) {
+				atomic_fetch_add(WSEQ(l), 1);
+				gmp__wake(WSEQ(l), 1);
+			} else if (claim_back(l)) {
+				wake_readers(l);	/* they saw WRITER */
+			}
+			return;
+		}
+		if (atomic_compare_exchange_weak(STATE(l), &s, s - 1))
+			return;
+	}
+}
+
 EXPORT int pthread_rwlock_unlock(pthread_rwlock_t *l)
 {
 	if (SHARED(l))
@@ -183,14 +271,12 @@ EXPORT int pthread_rwlock_unlock(pthread_rwlock_t *l)
 	if (s & WRITER) {
 		l->__data.__cur_writer = 0;
 		atomic_store(STATE(l), 0);
+		wake_readers(l);
+		wake_writer(l);
 	} else if (s == 0) {
 		return EPERM;
 	} else {
-		s = atomic_fetch_sub(STATE(l), 1) - 1;
-		if (s != 0)
-			return 0;
+		reader_unlock(l, s);
 	}
-	if (atomic_load(NPARK(l)))
-		gmp__wake(STATE(l), INT_MAX);
 	return 0;
 }
