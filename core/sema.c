@@ -205,6 +205,23 @@ again:
 	return total;
 }
 
+/* The bucket gp is queued in, locked; NULL if it is not queued. Only a
+ * requeue moves a queued G to another bucket, holding both locks: so
+ * re-check under the lock. */
+static struct bucket *lock_queued(g *gp)
+{
+	for (;;) {
+		const void *addr = gp->w.addr;
+		if (!addr)
+			return NULL;
+		struct bucket *b = bucketof(addr);
+		lock(&b->lock);
+		if (gp->w.addr == addr)
+			return b;
+		unlock(&b->lock);
+	}
+}
+
 void timer_fire(g *gp, uint64_t gen)
 {
 	uint64_t s = gen << W_SHIFT | W_WAITING;
@@ -214,19 +231,9 @@ void timer_fire(g *gp, uint64_t gen)
 		    &gp->waitstate, &s, gen << W_SHIFT | W_TIMEDOUT,
 		    memory_order_acq_rel, memory_order_relaxed))
 		return;
-	/* gp is still parked in wait gen; only a requeue may move it to
-	 * another bucket, and it holds both locks to do so: re-check. */
-	for (;;) {
-		const void *addr = gp->w.addr;
-		if (!addr)
-			break;
-		struct bucket *b = bucketof(addr);
-		lock(&b->lock);
-		if (gp->w.addr == addr) {
-			unlink_w(b, &gp->w);
-			unlock(&b->lock);
-			break;
-		}
+	struct bucket *b = lock_queued(gp);
+	if (b) {
+		unlink_w(b, &gp->w);
 		unlock(&b->lock);
 	}
 	goready(gp);
@@ -367,16 +374,8 @@ bool g_interrupt(g *gp, unsigned kind)
 	/* seq_cst: pairs with the waiter's fence in gfutex_wait1 */
 	atomic_thread_fence(memory_order_seq_cst);
 	rt_enter();
-	for (;;) {
-		const void *addr = gp->w.addr;
-		if (!addr)
-			break;
-		struct bucket *b = bucketof(addr);
-		lock(&b->lock);
-		if (gp->w.addr != addr) {
-			unlock(&b->lock);
-			continue;	/* requeued or woken meanwhile */
-		}
+	struct bucket *b = lock_queued(gp);
+	if (b) {
 		uint64_t s = atomic_load_explicit(&gp->waitstate,
 						  memory_order_relaxed);
 		/* acq_rel: we own the wakeup; pairs with end_wait. */
@@ -389,7 +388,6 @@ bool g_interrupt(g *gp, unsigned kind)
 			ready = gp;
 		}
 		unlock(&b->lock);
-		break;
 	}
 	if (ready)
 		goready(ready);
