@@ -283,12 +283,14 @@ STAGE_integration = $(if $(wildcard $(INTEG_RUNNER)),\
 	bash $(INTEG_RUNNER) $(BUILD),\
 	bash -c 'echo "$(INTEG_RUNNER) is missing"; exit 1')
 STAGE_compat = bash tests/compat/run.sh $(BUILD)
-# LTP's tests for threads, semaphores, sleeping and sched_yield (the full
-# suite is `make conformance`); skipped when ../shared is not there.
+# LTP's tests for threads (every pthread_* interface), semaphores, sleeping
+# and sched_yield (the full suite is `make conformance`); skipped when
+# ../shared is not there.
 CONF_SUITE_DIR ?= ../shared/conformance/open_posix_testsuite
 STAGE_conformance = bash -c 'if [ -d "$(CONF_SUITE_DIR)" ] || \
 	[ -n "$$CONF_SUITE" ]; then exec bash tests/conformance/run.sh \
-	$(BUILD) threads sem sleep sched_yield; fi; \
+	$(BUILD) threads sem sleep sched_yield pthread_kill \
+	pthread_sigmask; fi; \
 	echo "conformance: no suite at $(CONF_SUITE_DIR): skipped"; \
 	echo "0 passed, 0 failed, 1 skipped"'
 

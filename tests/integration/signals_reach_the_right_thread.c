@@ -6,7 +6,7 @@
  * there until unblocked; a handler without SA_RESTART interrupts nanosleep
  * with EINTR and a remaining time; errno is preserved across handlers.
  */
-/* known-failure: pthread_kill and per-G signal masks come with issue 6 */
+/* known-failure: process-directed signals reach any M, sigwait and sigpending are per M: per-G masks come with issue 6 */
 #include "check.h"
 
 #include <pthread.h>
