@@ -215,6 +215,11 @@ struct m {
 	int tid;
 	uint32_t fastrand;
 
+	/* signals whose handler was deferred (m_defer_signal): blocked on
+	 * this thread until it leaves the runtime */
+	_Atomic uint64_t sigdefer;
+	volatile bool idle;	/* g0 asleep in stopm: holds nothing */
+
 	/* mcall request from curg */
 	_Atomic int pstate;	/* PS_*: may sysmon take the P? */
 	int mcallop;
@@ -453,6 +458,23 @@ bool g_unwind_ready(g *gp);
 /* Where an unwound G lands: ends it with its pthread_exit value, or
  * PTHREAD_CANCELED. */
 _Noreturn void g_unwound(void);
+/* Signal handlers and the runtime (core/syscall.c). The runtime's code is
+ * not reentrant (locks, run queues), and handlers may call into it (a
+ * sem_post, POSIX says, is async-signal-safe). m_in_runtime: a signal
+ * that arrived now interrupted runtime code. m_defer_signal: leave the
+ * signal blocked on this thread when the handler returns (ucontext) and
+ * queued to it again with its siginfo; m_undefer unblocks it once the
+ * thread is out of the runtime (rt_exit, stopm), and it is delivered
+ * then. Context: a signal handler, on the thread it interrupted. */
+bool m_in_runtime(void);
+/* For the runtime's own threads (sysmon, the template thread): set while
+ * they may hold runtime locks, so a handler that lands there is deferred. */
+extern __thread bool rt_thread_busy __attribute__((tls_model("initial-exec")));
+/* Such a thread is about to sleep (true: deliver what was deferred) or
+ * back to work (false). */
+void rt_thread_idle(bool idle);
+void m_defer_signal(int sig, siginfo_t *si, void *ucontext);
+void m_undefer(m *mp);
 /* A G for the main thread. Context: main thread, from the constructor. */
 g *g_adopt_main(void);
 /* A g0 with its own stack and TCB, for M0. */

@@ -90,10 +90,12 @@ static void *template_main(void *arg)
 	for (;;) {
 		uint32_t seq = atomic_load_explicit(&tmpl.seq,
 						    memory_order_acquire);
+		rt_thread_idle(false);
 		lock(&tmpl.lock);
 		m *list = tmpl.head;
 		tmpl.head = NULL;
 		unlock(&tmpl.lock);
+		rt_thread_idle(true);
 		if (!list) {
 			futex_wait(&tmpl.seq, seq, -1);
 			continue;
@@ -119,8 +121,11 @@ void m_start_helper(void *(*fn)(void *), size_t stack, const char *fail)
 	pthread_attr_init(&attr);
 	pthread_attr_setstacksize(&attr, stack);
 	pthread_attr_setdetachstate(&attr, PTHREAD_CREATE_DETACHED);
-	if (hooks.pthread_create(&t, &attr, fn, NULL))
+	int r = hooks.pthread_create(&t, &attr, fn, NULL);
+	if (r) {
+		warnf("%s: %s", fail, strerror(r));
 		throw(fail);
+	}
 	pthread_attr_destroy(&attr);
 }
 

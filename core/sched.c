@@ -226,14 +226,22 @@ p *stopm(m *mp, int64_t until)
 		sleeper = true;
 	}
 	unlock(&sched.lock);
-	if (!notetsleep(&mp->park, sleeper ? until : -1)) {
+	/* asleep, holding nothing: handlers may run here (m_in_runtime) */
+	mp->idle = true;
+	if (atomic_load_explicit(&mp->sigdefer, memory_order_relaxed))
+		m_undefer(mp);
+	bool woken = notetsleep(&mp->park, sleeper ? until : -1);
+	mp->idle = false;
+	if (!woken) {
 		lock(&sched.lock);
 		bool was_idle = mremove(mp);
 		unlock(&sched.lock);
 		if (was_idle)
 			return NULL;
 		/* someone took us off the list and is about to wake us */
+		mp->idle = true;
 		notetsleep(&mp->park, -1);
+		mp->idle = false;
 	}
 	p *pp = mp->nextp;
 	mp->nextp = NULL;

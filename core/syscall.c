@@ -19,6 +19,9 @@
  * do): costs the kernel thread the G was meant to save. Handing the P off
  * at every call: a futex wake per read(2); the fast path is one CAS.
  */
+#include <signal.h>
+#include <sys/syscall.h>
+#include <ucontext.h>
 #include "core.h"
 
 /* The M has no P (exitsyscall's CAS lost, or sysmon took it while the G
@@ -72,6 +75,58 @@ void rt_exit(void)
 		return;
 	/* release: runtime work is done before sysmon may take the P. */
 	atomic_store_explicit(&gp->m->pstate, PS_USER, memory_order_release);
+	if (atomic_load_explicit(&gp->m->sigdefer, memory_order_relaxed))
+		m_undefer(gp->m);
+}
+
+__thread bool rt_thread_busy __attribute__((tls_model("initial-exec")));
+
+bool m_in_runtime(void)
+{
+	g *gp = getg();
+
+	if (!gp)	/* not an M: sysmon, the template, glibc's threads */
+		return rt_thread_busy;
+	if (gp->is_g0)
+		return !gp->m->idle;
+	return gp->rt > 0;
+}
+
+/* deferred signals of a runtime thread that is not an M */
+static __thread _Atomic uint64_t rt_thread_defer
+	__attribute__((tls_model("initial-exec")));
+
+void m_defer_signal(int sig, siginfo_t *si, void *ucontext)
+{
+	g *gp = getg();
+	_Atomic uint64_t *defer = gp ? &gp->m->sigdefer : &rt_thread_defer;
+	ucontext_t *uc = ucontext;
+
+	atomic_fetch_or(defer, 1ull << (sig - 1));
+	sigaddset(&uc->uc_sigmask, sig);	/* still blocked on return */
+	arch_syscall(SYS_rt_tgsigqueueinfo, arch_syscall(SYS_getpid, 0, 0, 0, 0),
+		     arch_syscall(SYS_gettid, 0, 0, 0, 0), sig, si);
+}
+
+static void undefer(_Atomic uint64_t *defer)
+{
+	uint64_t bits = atomic_exchange(defer, 0);
+
+	if (bits)	/* delivered here and now, out of the runtime */
+		arch_syscall(SYS_rt_sigprocmask, SIG_UNBLOCK, &bits, NULL, 8);
+}
+
+void m_undefer(m *mp)
+{
+	undefer(&mp->sigdefer);
+}
+
+void rt_thread_idle(bool idle)
+{
+	rt_thread_busy = !idle;
+	if (idle && atomic_load_explicit(&rt_thread_defer,
+					 memory_order_relaxed))
+		undefer(&rt_thread_defer);
 }
 
 void rt_start(void)
@@ -80,6 +135,8 @@ void rt_start(void)
 
 	gp->rt = 0;
 	atomic_store_explicit(&gp->m->pstate, PS_USER, memory_order_release);
+	if (atomic_load_explicit(&gp->m->sigdefer, memory_order_relaxed))
+		m_undefer(gp->m);
 }
 
 bool entersyscall(void)

@@ -163,6 +163,7 @@ static void *sysmon_main(void *arg)
 			delay *= 2;
 		if (delay > 10000000)
 			delay = 10000000;
+		rt_thread_idle(true);
 		if (delay > 1000000) {
 			atomic_store(&sm.longsleep, 1);
 			futex_wait(&sm.longsleep, 1, nanotime() + delay);
@@ -171,6 +172,7 @@ static void *sysmon_main(void *arg)
 			struct timespec ts = { 0, delay };
 			arch_syscall(SYS_nanosleep, &ts, NULL, 0, 0);
 		}
+		rt_thread_idle(false);
 		void (*hook)(void) = atomic_load_explicit(&sysmon_hook,
 							  memory_order_acquire);
 		if (hook)

@@ -21,7 +21,10 @@
  * Limits (README): signal masks are per M until per-G masks exist (issue
  * 6), so the interrupted G is chosen without looking at masks; a G blocked
  * in pause or sigsuspend on one M is not woken by a handler that ran on
- * another M. sigset and sysv_signal are not interposed.
+ * another M. signal, bsd_signal, sysv_signal, sigset and siginterrupt are
+ * re-implemented on our sigaction (glibc's would report tramp as the old
+ * handler); glibc's sigignore/sighold-style changes are noticed by
+ * checking the kernel's action before running a handler ourselves.
  *
  * Lock order: the action table's spinlock is taken alone (never from
  * tramp). sysmon collects candidates under gfree's lock, then interrupts
@@ -59,6 +62,12 @@ static void tramp(int sig, siginfo_t *si, void *uc)
 	struct sigaction a = acts[sig].act;
 	g *self = getg();
 
+	/* the runtime's code is not reentrant: run it when the thread is
+	 * out of it (a handler calling sem_post would deadlock) */
+	if (m_in_runtime()) {
+		m_defer_signal(sig, si, uc);
+		return;
+	}
 	if (self && self->is_g0)
 		self = NULL;
 
@@ -185,6 +194,16 @@ void gmp__sysmon_hook_on(void)
 
 /* ---- the API ----------------------------------------------------------- */
 
+/* tramp is what the kernel has for sig: glibc's sigignore/sighold and
+ * the like change actions behind our back */
+static bool installed(int sig)
+{
+	struct sigaction cur;
+
+	return acts[sig].ours && real.sigaction(sig, NULL, &cur) == 0 &&
+	       cur.sa_sigaction == tramp;
+}
+
 static bool is_handler(const struct sigaction *act)
 {
 	return act->sa_handler != SIG_DFL && act->sa_handler != SIG_IGN;
@@ -237,7 +256,7 @@ bool gmp__run_pending(g *gp, bool *restart)
 		if (!(atomic_fetch_and(&gp->sigpend, ~BIT(sig)) & BIT(sig)))
 			continue;
 		struct sigaction a = acts[sig].act;
-		if (!acts[sig].ours) {
+		if (!installed(sig)) {
 			/* the action changed to SIG_DFL/SIG_IGN since: let
 			 * the kernel apply it */
 			arch_syscall(SYS_tgkill, getpid(),
@@ -278,7 +297,7 @@ EXPORT int pthread_kill(pthread_t t, int sig)
 		return EINVAL;	/* glibc's own signals, as glibc says */
 	if (sig == 0)
 		return 0;
-	if (!acts[sig].ours) {
+	if (!installed(sig)) {
 		struct sigaction cur;
 		real.sigaction(sig, NULL, &cur);
 		if (cur.sa_handler == SIG_IGN)
@@ -374,4 +393,65 @@ __sighandler_t bsd_signal(int sig, __sighandler_t handler);
 EXPORT __sighandler_t bsd_signal(int sig, __sighandler_t handler)
 {
 	return signal(sig, handler);
+}
+
+/* glibc implements these with its internal sigaction, which would report
+ * tramp as the old handler: the same logic on ours. */
+EXPORT __sighandler_t sysv_signal(int sig, __sighandler_t handler)
+{
+	struct sigaction act, oact;
+
+	if (handler == SIG_ERR || sig < 1 || sig >= NSIG) {
+		errno = EINVAL;
+		return SIG_ERR;
+	}
+	act.sa_handler = handler;
+	sigemptyset(&act.sa_mask);
+	act.sa_flags = SA_RESETHAND | SA_NODEFER;
+	if (sigaction(sig, &act, &oact) < 0)
+		return SIG_ERR;
+	return oact.sa_handler;
+}
+
+EXPORT __sighandler_t sigset(int sig, __sighandler_t disp)
+{
+	struct sigaction act, oact;
+	sigset_t set, oset;
+
+	if (disp == SIG_ERR || sig < 1 || sig >= NSIG) {
+		errno = EINVAL;
+		return SIG_ERR;
+	}
+	sigemptyset(&set);
+	sigaddset(&set, sig);
+	if (disp == SIG_HOLD) {
+		if (sigprocmask(SIG_BLOCK, &set, &oset) < 0)
+			return SIG_ERR;
+		if (sigismember(&oset, sig))
+			return SIG_HOLD;
+		if (sigaction(sig, NULL, &oact) < 0)
+			return SIG_ERR;
+		return oact.sa_handler;
+	}
+	act.sa_handler = disp;
+	sigemptyset(&act.sa_mask);
+	act.sa_flags = 0;
+	if (sigaction(sig, &act, &oact) < 0)
+		return SIG_ERR;
+	if (sigprocmask(SIG_UNBLOCK, &set, &oset) < 0)
+		return SIG_ERR;
+	return sigismember(&oset, sig) ? SIG_HOLD : oact.sa_handler;
+}
+
+EXPORT int siginterrupt(int sig, int flag)
+{
+	struct sigaction act;
+
+	if (sigaction(sig, NULL, &act) < 0)
+		return -1;
+	if (flag)
+		act.sa_flags &= ~SA_RESTART;
+	else
+		act.sa_flags |= SA_RESTART;
+	return sigaction(sig, &act, NULL);
 }
