@@ -370,9 +370,11 @@ EXPORT int sigprocmask(int how, const sigset_t *set, sigset_t *old)
 	return setmask(how, set, old, real.sigprocmask);
 }
 
-/* glibc's signal(): BSD semantics (SA_RESTART, the signal blocked while
- * its handler runs), through our sigaction. */
-EXPORT __sighandler_t signal(int sig, __sighandler_t handler)
+/* signal() and its variants: install handler with flags through our
+ * sigaction (glibc's use its internal one, which would report tramp as
+ * the old handler); block_self keeps sig blocked while it runs. */
+static __sighandler_t set_handler(int sig, __sighandler_t handler, int flags,
+				  bool block_self)
 {
 	struct sigaction act, oact;
 
@@ -382,11 +384,19 @@ EXPORT __sighandler_t signal(int sig, __sighandler_t handler)
 	}
 	act.sa_handler = handler;
 	sigemptyset(&act.sa_mask);
-	sigaddset(&act.sa_mask, sig);
-	act.sa_flags = SA_RESTART;
+	if (block_self)
+		sigaddset(&act.sa_mask, sig);
+	act.sa_flags = flags;
 	if (sigaction(sig, &act, &oact) < 0)
 		return SIG_ERR;
 	return oact.sa_handler;
+}
+
+/* glibc's signal(): BSD semantics (SA_RESTART, the signal blocked while
+ * its handler runs). */
+EXPORT __sighandler_t signal(int sig, __sighandler_t handler)
+{
+	return set_handler(sig, handler, SA_RESTART, true);
 }
 
 __sighandler_t bsd_signal(int sig, __sighandler_t handler);
@@ -395,22 +405,10 @@ EXPORT __sighandler_t bsd_signal(int sig, __sighandler_t handler)
 	return signal(sig, handler);
 }
 
-/* glibc implements these with its internal sigaction, which would report
- * tramp as the old handler: the same logic on ours. */
+/* System V semantics: one shot, not blocked while it runs. */
 EXPORT __sighandler_t sysv_signal(int sig, __sighandler_t handler)
 {
-	struct sigaction act, oact;
-
-	if (handler == SIG_ERR || sig < 1 || sig >= NSIG) {
-		errno = EINVAL;
-		return SIG_ERR;
-	}
-	act.sa_handler = handler;
-	sigemptyset(&act.sa_mask);
-	act.sa_flags = SA_RESETHAND | SA_NODEFER;
-	if (sigaction(sig, &act, &oact) < 0)
-		return SIG_ERR;
-	return oact.sa_handler;
+	return set_handler(sig, handler, SA_RESETHAND | SA_NODEFER, false);
 }
 
 EXPORT __sighandler_t sigset(int sig, __sighandler_t disp)
