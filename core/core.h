@@ -16,6 +16,7 @@
 #include <stddef.h>
 #include <stdint.h>
 #include <sched.h>
+#include <signal.h>
 #include <sys/types.h>
 #include "arch.h"
 #include "lockrank.h"
@@ -193,6 +194,11 @@ struct g {
 	uint64_t sigmask;	/* the mask the program set (bit sig-1), for
 				 * choosing whom a handler interrupts */
 	_Atomic uint64_t sigpend; /* sent to this G by pthread_kill */
+	_Atomic uint64_t sigwaiting; /* the set of a sigwait it is in */
+	struct {		/* siginfo of signals taken from its M */
+		int sig;	/* 0: free; owned by the G (or its g0) */
+		siginfo_t si;
+	} sipend[2];
 
 	/* pthread keys, blocks allocated on first set */
 	struct keyslot *keys[KEY_NBLOCKS];
@@ -219,6 +225,10 @@ struct m {
 	 * this thread until it leaves the runtime */
 	_Atomic uint64_t sigdefer;
 	volatile bool idle;	/* g0 asleep in stopm: holds nothing */
+	uint64_t kmask;		/* the thread's signal mask as last set */
+	_Atomic uint64_t maskgen; /* rt_mask generation applied (idle) */
+	bool dead;		/* its kernel thread has exited (idle) */
+	void *exitbuf[5];	/* __builtin_setjmp: where the thread ends */
 
 	/* mcall request from curg */
 	_Atomic int pstate;	/* PS_*: may sysmon take the P? */
@@ -263,7 +273,8 @@ struct sched {
 	m *midle;
 	int32_t nmidle;
 	_Atomic int32_t nmspinning;
-	int32_t mcount;
+	int32_t mcount;		/* Ms ever created */
+	int32_t nmdead;		/* ... whose thread exited; sched.lock */
 	m *timer_sleeper;	/* the idle M waiting for the next timer */
 	int64_t sleep_until;
 
@@ -385,6 +396,7 @@ void exitsyscall(void);
 /* Give a P whose M is gone (in a syscall) to another M, or idle it.
  * Context: sysmon. */
 void handoffp(p *pp);
+extern _Atomic uint64_t sched_handoffs;
 
 /* P ownership against sysmon's stray-block retake (DESIGN.md §4 class
  * 3). An M running user code is PS_USER: if its kernel thread sleeps where
@@ -474,6 +486,25 @@ extern __thread bool rt_thread_busy __attribute__((tls_model("initial-exec")));
  * back to work (false). */
 void rt_thread_idle(bool idle);
 void m_defer_signal(int sig, siginfo_t *si, void *ucontext);
+/* The mask of threads that run no G: what every G blocks (syscall.c).
+ * sigmask_account: a G with mask appears (+1) or goes (-1); may signal
+ * and wait for the runtime threads. rt_mask_helper: a runtime thread that
+ * is not an M (sysmon, template) takes rt_mask and is kept up to date.
+ * rt_mask_idle: an M about to idle takes it. rt_mask_apply: from the
+ * SIGCANCEL handler: if this thread runs no G, return to rt_mask (true).
+ * Context: any but a handler (rt_mask_apply: the handler). */
+extern _Atomic uint64_t rt_mask;
+void sigmask_account(uint64_t mask, int delta);
+void sigmask_afterfork(uint64_t mask);
+void rt_mask_helper(void);
+void rt_mask_idle(m *mp);
+bool rt_mask_apply(void *ucontext);
+/* gp leaves its M with signals of set pending on the thread (sent to it
+ * while it blocked them, most likely to this thread since runtime
+ * threads block only rt_mask): they become gp's (g.sigpend), so they
+ * follow it instead of reaching the next G on this M. Context: g0, on
+ * the M gp ran on. */
+void m_take_pending(g *gp, uint64_t set);
 void m_undefer(m *mp);
 /* A G for the main thread. Context: main thread, from the constructor. */
 g *g_adopt_main(void);
@@ -580,6 +611,72 @@ int64_t timers_run(int64_t now);
 int64_t timers_next(void);
 /* Called with a due timer's G and generation (sema.c). */
 void timer_fire(g *gp, uint64_t gen);
+
+/* ---- netpoll.c ------------------------------------------------------ */
+
+#define PD_MAXFD (1 << 20)	/* fds above have no pd: class 2 only */
+
+/* A G waiting on several fds (poll, select): hung on each fd's pd, its
+ * word is bumped when any of them may be ready. */
+struct pollwaiter {
+	_Atomic uint32_t word;
+	struct pollwaiter *next, *prev;
+};
+
+/* The poll descriptor of one fd number. Go: pollDesc. */
+struct pd {
+	_Atomic uint32_t rseq;	/* bumped when readable (or gone): Gs park */
+	_Atomic uint32_t wseq;	/* the same for writable */
+	_Atomic uint32_t gen;	/* bumped by every close of this number */
+	struct mutex lock;	/* pollers */
+	struct pollwaiter *_Atomic pollers;
+	_Atomic uint8_t armed;	/* registered with epoll since its close */
+	_Atomic int32_t nwait[2]; /* Gs parked on rseq, wseq */
+	/* the shims' view of the fd (shims/net.c), set when it is created
+	 * or first used, reset by close */
+	_Atomic uint8_t kind;
+	_Atomic uint8_t owned;	/* made O_NONBLOCK underneath by libgmp */
+	_Atomic uint8_t nonblock; /* O_NONBLOCK as the program sees it */
+	_Atomic int64_t rcvtimeo, sndtimeo; /* SO_*TIMEO in ns, 0: none */
+};
+
+/* The pd of fd, created (zeroed) if create and it does not exist. NULL
+ * for fds outside the table or out of memory. Context: any. Allocates:
+ * mmap, once per 4096 fds; never freed. */
+struct pd *pd_get(int fd, bool create);
+int pd_maxfd(void);
+/* Register fd for edge-triggered readiness (again): an event is queued
+ * now if it is ready. 0, or -errno (-EPERM: fd cannot be polled).
+ * Context: any. */
+int netpoll_arm(int fd, struct pd *pd);
+/* fd is being closed (or its number was reused behind libgmp's back):
+ * its registration goes, its waiters wake and see pd.gen changed. */
+void netpoll_close(int fd);
+/* Wake fd's waiters to re-check (shutdown, flag changes). */
+void netpoll_kick(int fd);
+/* fd is libgmp's epoll or eventfd and the program closes or dup2s over
+ * it: libgmp lets it go and makes new ones. True if it was ours. */
+bool netpoll_fd_taken(int fd);
+void pd_addpoller(struct pd *pd, struct pollwaiter *w);
+void pd_delpoller(struct pd *pd, struct pollwaiter *w);
+/* Poll: until < 0 blocks, 0 does not, else blocks until that
+ * CLOCK_MONOTONIC time. Returns the number of events. Context: g0 or
+ * sysmon, no runtime lock held. */
+struct epoll_event;
+int netpoll_wait(struct epoll_event *ev, int max, int64_t until);
+/* Wake the Gs the events name; returns how many fds were ready. */
+int netpoll_dispatch(const struct epoll_event *ev, int n);
+/* Gs wait on fds and the instance exists. */
+bool netpoll_active(void);
+/* Non-blocking poll and dispatch, unless an M blocks in the poller. */
+int netpoll_poll_now(void);
+/* Wake the M blocked in the poller if it sleeps past when (< 0: now). */
+void netpoll_break(int64_t when);
+void netpoll_afterfork(void);
+extern _Atomic uint64_t netpoll_parks, netpoll_wakeups, netpoll_polls;
+extern _Atomic int32_t netpoll_waiters;
+/* CLOCK_MONOTONIC time of the last poll; 0 while an M blocks in it. */
+extern _Atomic int64_t netpoll_lastpoll;
 
 /* ---- stats.c --------------------------------------------------------- */
 

@@ -453,6 +453,7 @@ static void g_init_common(g *gp, const struct gattr *a,
 	/* the creator's signal mask is inherited (POSIX) */
 	gp->sigmask = self && !self->is_g0 ? self->sigmask : 0;
 	atomic_store_explicit(&gp->sigpend, 0, memory_order_relaxed);
+	memset(gp->sipend, 0, sizeof gp->sipend);
 	if (self)
 		memcpy(gp->name, self->name, sizeof gp->name);
 	else

@@ -8,7 +8,8 @@
 
 enum lockrank {
 	LOCKRANK_NONE = 0,
-	LOCKRANK_SEMA = 1,	/* one bucket of the address-keyed wait table */
+	LOCKRANK_PD = 1,	/* a poll descriptor's pollers (netpoll.c) */
+	LOCKRANK_SEMA,		/* one bucket of the address-keyed wait table */
 	LOCKRANK_TIMERS,	/* the timer heap (added to from a sema unlockf) */
 	LOCKRANK_SCHED,		/* sched.lock: global runq, idle P and M lists */
 	LOCKRANK_GFREE,		/* the free-G pool and the G table */

@@ -9,9 +9,10 @@
  * TCB is not a real NPTL thread, and from Gs, whose TCBs glibc never
  * listed; only a genuine NPTL thread calls the real pthread_create.
  *
- * Invariants. struct m is never freed (idle Ms stay parked; reaping idle
- * Ms is issue 5's). m structs come from mmap, so newm allocates nothing on
- * the heap and is safe on g0.
+ * Invariants. struct m is never freed: an M idle for 5 s ends its kernel
+ * thread (stopm, sched.c) but its struct stays on allm, marked dead.
+ * m structs come from mmap, so newm allocates nothing on the heap and is
+ * safe on g0.
  *
  * Rejected. clone() directly, as Go does: glibc would not know the
  * threads (no setxid, wrong fork handling) and g0 would need a TCB of our
@@ -83,6 +84,7 @@ static void *template_main(void *arg)
 	pthread_attr_t attr;
 
 	(void)arg;
+	rt_mask_helper();
 	g_learn_res();
 	pthread_attr_init(&attr);
 	pthread_attr_setstacksize(&attr, 1 << 20);

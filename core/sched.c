@@ -36,8 +36,10 @@
  */
 #include <errno.h>
 #include <limits.h>
+#include <signal.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/epoll.h>
 #include <sys/syscall.h>
 #include "core.h"
 
@@ -211,6 +213,9 @@ static void resetspinning(m *mp)
 	wakep();
 }
 
+_Noreturn static void m_exit(m *mp);
+#define M_IDLE_EXIT_NS (5 * 1000000000ll)
+
 /* Sleep until handed a P (returned, acquired) or until the timer
  * deadline passes or moves (NULL). Go: stopm. Context: g0 without P. */
 p *stopm(m *mp, int64_t until)
@@ -228,14 +233,26 @@ p *stopm(m *mp, int64_t until)
 	unlock(&sched.lock);
 	/* asleep, holding nothing: handlers may run here (m_in_runtime) */
 	mp->idle = true;
+	atomic_thread_fence(memory_order_seq_cst);	/* idle, then rt_mask */
+	rt_mask_idle(mp);
 	if (atomic_load_explicit(&mp->sigdefer, memory_order_relaxed))
 		m_undefer(mp);
-	bool woken = notetsleep(&mp->park, sleeper ? until : -1);
+	/* an M idle for M_IDLE_EXIT_NS ends its kernel thread, unless it is
+	 * the process's own or only nprocs + 1 Ms are left */
+	int64_t limit = sleeper ? until
+			: mp->is_m0 ? -1 : nanotime() + M_IDLE_EXIT_NS;
+	bool woken = notetsleep(&mp->park, limit);
 	mp->idle = false;
 	if (!woken) {
 		lock(&sched.lock);
 		bool was_idle = mremove(mp);
+		bool reap = was_idle && !sleeper && !mp->is_m0 &&
+			    sched.mcount - sched.nmdead > sched.nprocs + 1;
+		if (reap)
+			sched.nmdead++;
 		unlock(&sched.lock);
+		if (reap)
+			m_exit(mp);
 		if (was_idle)
 			return NULL;
 		/* someone took us off the list and is about to wake us */
@@ -280,6 +297,32 @@ static void run_timers(void)
 		timers_run(nanotime());
 }
 
+/* This M, without a P, is the one that blocks in the poller until the
+ * next timer (netpoll_lastpoll is 0 while it does). Returns a P if it got
+ * one; the Gs it readied are on it, or on the global queue. */
+static p *block_in_netpoll(m *mp, int64_t until)
+{
+	struct epoll_event ev[128];
+	p *pp;
+
+	mp->idle = true;	/* holds nothing: handlers may run */
+	atomic_thread_fence(memory_order_seq_cst);	/* idle, then rt_mask */
+	rt_mask_idle(mp);
+	if (atomic_load_explicit(&mp->sigdefer, memory_order_relaxed))
+		m_undefer(mp);
+	int n = netpoll_wait(ev, 128, until);
+	mp->idle = false;
+	atomic_store(&netpoll_lastpoll, nanotime());
+	lock(&sched.lock);
+	pp = pidleget();
+	unlock(&sched.lock);
+	if (pp)
+		acquirep(mp, pp);
+	if (n)
+		netpoll_dispatch(ev, n);
+	return pp;
+}
+
 /* Find a G to run; sleeps the M when there is none. Go: findrunnable. */
 static g *findrunnable(m *mp, bool *inherit)
 {
@@ -299,6 +342,11 @@ top:
 		if (gp)
 			return gp;
 	}
+	/* fds became ready: their Gs go to this P (Go: the non-blocking
+	 * netpoll before stealing) */
+	if (netpoll_active() && netpoll_poll_now() &&
+	    (gp = runqget(pp, inherit)))
+		return gp;
 	/* spin only while fewer than half the busy Ps spin */
 	if (mp->spinning ||
 	    2 * atomic_load(&sched.nmspinning) <
@@ -344,6 +392,12 @@ top:
 		int64_t next = timers_next();
 		bool due = next >= 0 && next <= nanotime();
 
+		if (!due && netpoll_active() &&
+		    atomic_exchange(&netpoll_lastpoll, 0) != 0) {
+			if ((pp = block_in_netpoll(mp, next)))
+				goto top;
+			continue;
+		}
 		if (!due && (pp = stopm(mp, next)))
 			goto top;
 		/* a timer is due or our sleep timed out: take an idle P */
@@ -370,6 +424,12 @@ static void execute(m *mp, g *gp, bool inherit)
 	atomic_store_explicit(&gp->status, G_RUNNING, memory_order_relaxed);
 	gp->m = mp;
 	mp->curg = gp;
+	/* the kernel thread takes the G's signal mask (pthread_sigmask) */
+	if (gp->sigmask != mp->kmask) {
+		arch_syscall(SYS_rt_sigprocmask, SIG_SETMASK,
+			     (long)&gp->sigmask, 0, 8);
+		mp->kmask = gp->sigmask;
+	}
 	arch_switch(&mp->g0->ctx, &gp->ctx);
 }
 
@@ -401,6 +461,10 @@ static g *finish_mcall(m *mp)
 
 	mp->curg = NULL;
 	gp->m = NULL;
+	uint64_t own = gp->sigmask & ~atomic_load_explicit(&rt_mask,
+							   memory_order_relaxed);
+	if (own && mp->mcallop != MCALL_EXIT)
+		m_take_pending(gp, own);
 	switch (mp->mcallop) {
 	case MCALL_PARK:
 		f = mp->waitunlockf;
@@ -432,6 +496,7 @@ static g *finish_mcall(m *mp)
 	case MCALL_EXIT:
 		atomic_store_explicit(&gp->status, G_DEAD,
 				      memory_order_relaxed);
+		sigmask_account(gp->sigmask, -1);
 		/* acq_rel: result is visible to the joiner. */
 		uint32_t old = atomic_fetch_or_explicit(&gp->joinword,
 							JOIN_EXITED,
@@ -514,6 +579,7 @@ void newproc(g *gp)
 {
 	rt_enter();
 	live_g_add(1);
+	sigmask_account(gp->sigmask, 1);
 	atomic_store_explicit(&gp->status, G_RUNNABLE, memory_order_relaxed);
 	runqput(getg()->m->p, gp, true);
 	wakep();
@@ -550,6 +616,7 @@ void sched_init(g *main_g)
 	m *m0 = m_alloc();
 	m0->is_m0 = true;
 	m0->tid = (int)arch_syscall(SYS_gettid, 0, 0, 0, 0);
+	arch_syscall(SYS_rt_sigprocmask, SIG_BLOCK, 0, (long)&m0->kmask, 8);
 	m0->g0 = g_new_g0(m0);
 	arch_ctx_init(&m0->g0->ctx, m0->g0->stack_hi, m0->g0->tp, m0_entry, m0);
 	acquirep(m0, sched.allp[0]);
@@ -559,15 +626,37 @@ void sched_init(g *main_g)
 	unlock(&sched.lock);
 	main_g->m = m0;
 	m0->curg = main_g;
+	m0->kmask = main_g->sigmask;
+	sigmask_account(main_g->sigmask, 1);
 	atomic_store(&m0->pstate, PS_USER);	/* main runs user code */
 	m_init();
 	sysmon_init();
+}
+
+/* The idle M mp (off every list, holding nothing) ends its kernel
+ * thread: back to mstart_thread, which returns to glibc. */
+_Noreturn static void m_exit(m *mp)
+{
+	debugf("M%lld idle too long: its thread exits", (long long)mp->id);
+	mp->dead = true;
+	mp->idle = true;
+	if (atomic_load(&mp->sigdefer))
+		m_undefer(mp);
+	__builtin_longjmp(mp->exitbuf, 1);
 }
 
 void *mstart_thread(void *arg)
 {
 	m *mp = arg;
 	g *g0 = &mp->g0store;
+	void (*volatile start)(m *) = (void (*)(m *))mstart;
+
+	if (__builtin_setjmp(mp->exitbuf)) {
+		/* the TCB goes back to glibc's cache: not a g0 any more */
+		uint64_t *w = (uint64_t *)((char *)arch_tp() + TCB_GSLOT);
+		w[0] = w[1] = 0;
+		return NULL;
+	}
 
 	g0->is_g0 = true;
 	g0->m = mp;
@@ -575,10 +664,12 @@ void *mstart_thread(void *arg)
 	g_bind_tcb(g0, arch_tp());
 	mp->g0 = g0;
 	mp->tid = (int)arch_syscall(SYS_gettid, 0, 0, 0, 0);
+	arch_syscall(SYS_rt_sigprocmask, SIG_BLOCK, 0, (long)&mp->kmask, 8);
 	p *pp = mp->nextp;
 	mp->nextp = NULL;
 	acquirep(mp, pp);
-	mstart(mp);
+	start(mp);
+	return NULL;
 }
 
 /*
@@ -601,6 +692,7 @@ void sched_afterfork_child(void)
 	sched.lock.key = 0;
 	timers_afterfork();
 	sema_afterfork();
+	netpoll_afterfork();
 	stack_afterfork();
 	g_afterfork();
 	keys_afterfork();
@@ -624,6 +716,7 @@ void sched_afterfork_child(void)
 	sched.allm = mp;
 	mp->alllink = NULL;
 	sched.mcount = 1;
+	sched.nmdead = 0;
 	mp->p = mp->nextp = mp->oldp = NULL;
 	mp->spinning = false;
 	mp->curg = gp;
@@ -636,6 +729,7 @@ void sched_afterfork_child(void)
 	for (int i = sched.nprocs - 1; i >= 1; i--)
 		pidleput(sched.allp[i]);
 	atomic_store(&nlive, 1);
+	sigmask_afterfork(gp->sigmask);
 	gp->rt = 0;
 	atomic_store(&mp->pstate, PS_USER);
 	m_afterfork();

@@ -35,26 +35,32 @@ void stats_print(void)
 	int n = snprintf(buf, sizeof buf,
 		"libgmp stats\n"
 		"  procs (P)          %d\n"
-		"  threads (M)        %d\n"
+		"  threads (M)        %d created, %d exited idle\n"
 		"  Gs created         %llu\n"
 		"  peak live Gs       %llu\n"
 		"  context switches   %llu\n"
 		"  steals             %llu\n"
 		"  parks              %llu\n"
 		"  yields             %llu\n"
-		"  syscalls           %llu\n"
-		"  sysmon handoffs    %llu in syscalls, %llu blocked elsewhere\n"
+		"  syscalls entered   %llu\n"
+		"  P handoffs         %llu\n"
+		"  sysmon retakes     %llu in syscalls, %llu blocked elsewhere\n"
+		"  netpoll            %llu parks, %llu wakeups, %llu polls\n"
 		"  stack reserved     %llu MiB in %llu chunks\n"
 		"  max RSS            %ld KiB\n"
 		"  run time           %.3f s\n",
-		sched.nprocs, sched.mcount,
+		sched.nprocs, sched.mcount, sched.nmdead,
 		(unsigned long long)g_created,
 		(unsigned long long)g_peak_live,
 		(unsigned long long)nswitch, (unsigned long long)nsteal,
 		(unsigned long long)npark, (unsigned long long)nyield,
 		(unsigned long long)nsys,
+		(unsigned long long)sched_handoffs,
 		(unsigned long long)sysmon_retakes,
 		(unsigned long long)sysmon_stray,
+		(unsigned long long)netpoll_parks,
+		(unsigned long long)netpoll_wakeups,
+		(unsigned long long)netpoll_polls,
 		(unsigned long long)(mapped >> 20),
 		(unsigned long long)chunks, ru.ru_maxrss, run);
 	if (n > (int)sizeof buf)

@@ -19,8 +19,11 @@
  * do): costs the kernel thread the G was meant to save. Handing the P off
  * at every call: a futex wake per read(2); the fast path is one CAS.
  */
+#include <fcntl.h>
 #include <signal.h>
+#include <string.h>
 #include <sys/syscall.h>
+#include <time.h>
 #include <ucontext.h>
 #include "core.h"
 
@@ -193,8 +196,11 @@ void exitsyscall(void)
 			      memory_order_release);
 }
 
+_Atomic uint64_t sched_handoffs;
+
 void handoffp(p *pp)
 {
+	atomic_fetch_add_explicit(&sched_handoffs, 1, memory_order_relaxed);
 	/* work queued on it, or globally: it needs an M now */
 	if (!runqempty(pp) ||
 	    atomic_load_explicit(&sched.runqsize, memory_order_relaxed)) {
@@ -220,4 +226,253 @@ void handoffp(p *pp)
 	int64_t next = timers_next();
 	if (next >= 0 && next <= nanotime() + 1000000)
 		wakep();
+}
+
+/*
+ * The signal mask of threads that run no G (DESIGN.md §6). The kernel
+ * gives a process-directed signal to any thread that does not block it;
+ * natively those are the program's threads that do not block it. An M
+ * running a G has that G's mask (sched.c execute). sysmon, the template
+ * thread and idle Ms block exactly the signals every G blocks (rt_mask),
+ * so a signal all Gs block stays pending for sigwait, as natively, and a
+ * fatal default still kills the process when some G does not block it.
+ *
+ * rt_mask is the AND of the live Gs' masks: Gs with an empty mask (the
+ * usual case) are only counted; the few distinct non-empty masks are
+ * kept with their counts. When rt_mask changes, the runtime threads that
+ * run no G are told with SIGCANCEL (the handler rewrites the mask it
+ * returns to, rt_mask_apply) and, when rt_mask grows, waited for.
+ * Signals the runtime threads never block: glibc's SIGCANCEL and SIGSETXID
+ * and the synchronous faults.
+ */
+#define NMASKS 32
+#define NEVER_BLOCK ((1ull << (SIGSEGV - 1)) | (1ull << (SIGBUS - 1)) |     \
+		     (1ull << (SIGFPE - 1)) | (1ull << (SIGILL - 1)) |        \
+		     (1ull << (SIGTRAP - 1)) | (1ull << (SIGKILL - 1)) |      \
+		     (1ull << (SIGSTOP - 1)) | (1ull << 31) | (1ull << 32))
+
+static struct {
+	atomic_flag lock;
+	int32_t nzero;			/* Gs with an empty mask */
+	uint64_t mask[NMASKS];
+	int32_t n[NMASKS];
+	_Atomic uint64_t gen;		/* bumped when rt_mask changes */
+	_Atomic int helper_tid[4];	/* sysmon, template */
+	_Atomic uint64_t helper_gen[4];
+} rm = { .lock = ATOMIC_FLAG_INIT };
+
+_Atomic uint64_t rt_mask;
+static __thread int helper_slot __attribute__((tls_model("initial-exec")));
+
+static uint64_t compute(void)
+{
+	uint64_t and = ~0ull;
+	bool any = false;
+
+	if (rm.nzero > 0)
+		return 0;
+	for (int i = 0; i < NMASKS; i++) {
+		if (rm.n[i] > 0) {
+			and &= rm.mask[i];
+			any = true;
+		}
+	}
+	return any ? and & ~NEVER_BLOCK : 0;
+}
+
+static void publish(uint64_t old, uint64_t now)
+{
+	uint64_t gen = atomic_fetch_add(&rm.gen, 1) + 1;
+	int self = (int)arch_syscall(SYS_gettid, 0, 0, 0, 0);
+	long pid = arch_syscall(SYS_getpid, 0, 0, 0, 0);
+
+	(void)old;
+	for (int i = 0; i < 4; i++) {
+		int tid = atomic_load(&rm.helper_tid[i]);
+		if (tid > 0 && tid != self)
+			arch_syscall(SYS_tgkill, pid, tid, 32 /* SIGCANCEL */,
+				     0);
+	}
+	for (m *mp = sched.allm; mp; mp = mp->alllink)
+		if (!mp->dead && mp->idle && mp->tid != self)
+			arch_syscall(SYS_tgkill, pid, mp->tid, 32, 0);
+	if (!(now & ~old))
+		return;		/* fewer blocked: no hurry */
+	/* more blocked: wait (up to 50 ms) until each has it */
+	int64_t until = nanotime() + 50000000;
+	for (;;) {
+		bool all = true;
+		for (int i = 0; i < 4; i++) {
+			int tid = atomic_load(&rm.helper_tid[i]);
+			if (tid > 0 && tid != self &&
+			    atomic_load(&rm.helper_gen[i]) < gen)
+				all = false;
+		}
+		for (m *mp = sched.allm; mp; mp = mp->alllink)
+			if (!mp->dead && mp->idle && mp->tid != self &&
+			    atomic_load(&mp->maskgen) < gen)
+				all = false;
+		if (all || nanotime() > until)
+			return;
+		struct timespec ts = { 0, 20000 };
+		arch_syscall(SYS_nanosleep, (long)&ts, 0, 0, 0);
+	}
+}
+
+void sigmask_account(uint64_t mask, int delta)
+{
+	uint64_t old, now;
+
+	while (atomic_flag_test_and_set_explicit(&rm.lock,
+						 memory_order_acquire))
+		arch_pause();
+	old = atomic_load(&rt_mask);
+	if (!mask) {
+		rm.nzero += delta;
+	} else {
+		int free = -1, i;
+		for (i = 0; i < NMASKS; i++) {
+			if (rm.n[i] > 0 && rm.mask[i] == mask)
+				break;
+			if (rm.n[i] <= 0 && free < 0)
+				free = i;
+		}
+		if (i < NMASKS)
+			rm.n[i] += delta;
+		else if (delta > 0 && free >= 0) {
+			rm.mask[free] = mask;
+			rm.n[free] = delta;
+		}
+		/* more distinct masks than NMASKS: those Gs are not
+		 * counted, and rt_mask may block a signal one of them does
+		 * not; it is delivered when that G next runs */
+	}
+	now = compute();
+	atomic_store(&rt_mask, now);
+	atomic_flag_clear_explicit(&rm.lock, memory_order_release);
+	if (now != old)
+		publish(old, now);
+}
+
+void sigmask_afterfork(uint64_t mask)
+{
+	rm.nzero = 0;
+	memset(rm.n, 0, sizeof rm.n);
+	atomic_flag_clear(&rm.lock);
+	for (int i = 0; i < 4; i++)
+		atomic_store(&rm.helper_tid[i], 0);
+	sigmask_account(mask, 1);
+}
+
+void rt_mask_helper(void)
+{
+	int tid = (int)arch_syscall(SYS_gettid, 0, 0, 0, 0);
+
+	for (int i = 0; i < 4; i++) {
+		int zero = 0;
+		if (atomic_compare_exchange_strong(&rm.helper_tid[i], &zero,
+						   tid)) {
+			helper_slot = i + 1;
+			uint64_t mk = atomic_load(&rt_mask);
+			arch_syscall(SYS_rt_sigprocmask, SIG_SETMASK, (long)&mk,
+				     0, 8);
+			return;
+		}
+	}
+}
+
+void rt_mask_idle(m *mp)
+{
+	uint64_t mk = atomic_load(&rt_mask);
+
+	atomic_store(&mp->maskgen, atomic_load(&rm.gen));
+	if (mp->kmask != mk) {
+		arch_syscall(SYS_rt_sigprocmask, SIG_SETMASK, (long)&mk, 0, 8);
+		mp->kmask = mk;
+	}
+}
+
+bool rt_mask_apply(void *ucontext)
+{
+	g *gp = getg();
+	ucontext_t *uc = ucontext;
+	uint64_t gen = atomic_load(&rm.gen);
+	uint64_t mk = atomic_load(&rt_mask), *um;
+
+	um = (uint64_t *)&uc->uc_sigmask;
+	if (gp) {
+		if (!gp->is_g0 || !gp->m->idle)
+			return false;	/* it runs a G, or will set it */
+		mk |= atomic_load(&gp->m->sigdefer);
+		*um = mk;
+		gp->m->kmask = mk;
+		atomic_store(&gp->m->maskgen, gen);
+		return true;
+	}
+	if (!helper_slot)
+		return false;
+	*um = mk | atomic_load(&rt_thread_defer);
+	atomic_store(&rm.helper_gen[helper_slot - 1], gen);
+	return true;
+}
+
+/* The signals pending on this thread only (not the process's), from
+ * /proc: rt_sigpending reports both. 0 if it cannot tell. */
+static uint64_t thread_pending(void)
+{
+	char buf[2048];
+	long fd = arch_syscall(SYS_open, (long)"/proc/thread-self/status",
+			       O_RDONLY | O_CLOEXEC, 0, 0);
+	uint64_t v = 0;
+
+	if (fd < 0)
+		return 0;
+	long n = arch_syscall(SYS_read, fd, (long)buf, sizeof buf - 1, 0);
+	arch_syscall(SYS_close, fd, 0, 0, 0);
+	if (n <= 0)
+		return 0;
+	buf[n] = 0;
+	char *c = strstr(buf, "\nSigPnd:");
+	if (!c)
+		return 0;
+	for (c += 9; *c == ' ' || *c == '\t'; c++)
+		;
+	for (; *c; c++) {
+		int d = *c >= '0' && *c <= '9'   ? *c - '0'
+			: *c >= 'a' && *c <= 'f' ? *c - 'a' + 10
+						 : -1;
+		if (d < 0)
+			break;
+		v = v << 4 | (uint64_t)d;
+	}
+	return v;
+}
+
+void m_take_pending(g *gp, uint64_t set)
+{
+	uint64_t pend;
+
+	if (arch_syscall(SYS_rt_sigpending, (long)&pend, 8, 0, 0) < 0)
+		return;
+	pend &= set;
+	if (pend)	/* a process-directed one is not this G's to keep */
+		pend &= thread_pending();
+	while (pend) {
+		int sig = __builtin_ctzll(pend) + 1;
+		uint64_t one = 1ull << (sig - 1);
+		struct timespec zero = { 0, 0 };
+		siginfo_t si;
+		if (arch_syscall(SYS_rt_sigtimedwait, (long)&one, (long)&si,
+				 (long)&zero, 8) == sig &&
+		    !(atomic_fetch_or(&gp->sigpend, one) & one)) {
+			for (int i = 0; i < 2; i++) {
+				if (!gp->sipend[i].sig) {
+					gp->sipend[i].sig = sig;
+					gp->sipend[i].si = si;
+					break;
+				}
+			}
+		}
+		pend &= ~one;
+	}
 }

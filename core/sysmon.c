@@ -11,8 +11,9 @@
  * lasted 10 ms. A syscall start kicks a long-sleeping sysmon, so a retake
  * is never more than ~20 µs + one round late.
  *
- * Not yet here (issue 5): Ms blocked where no shim saw it (class 3),
- * preemption requests (issue 6), netpoll, reaping idle Ms.
+ * It also finds Ms blocked where no shim saw it (class 3, retake_stray)
+ * and polls the network when no M did for 10 ms (netpoll.c). Not yet
+ * here: preemption requests (issue 6).
  *
  * Rejected. A timer per syscall: costs every fast syscall; polling a few
  * words per P per round costs nothing.
@@ -156,6 +157,7 @@ static void *sysmon_main(void *arg)
 	int idle = 0;
 
 	(void)arg;
+	rt_mask_helper();
 	for (;;) {
 		if (idle == 0)
 			delay = 20000;
@@ -177,7 +179,13 @@ static void *sysmon_main(void *arg)
 							  memory_order_acquire);
 		if (hook)
 			hook();
-		if (retake(nanotime()))
+		int64_t now = nanotime();
+		int64_t lp = atomic_load(&netpoll_lastpoll);
+		bool polled = false;
+		/* nobody polled for 10 ms: the Ps are all busy */
+		if (lp != 0 && now - lp > 10000000 && netpoll_active())
+			polled = netpoll_poll_now() > 0;
+		if (retake(now) || polled)
 			idle = 0;
 		else
 			idle++;

@@ -162,6 +162,7 @@ void timer_add(struct timer *t)
 	if (!earliest)
 		return;
 	/* An idle M sleeping past this deadline must re-arm: wake it. */
+	netpoll_break(t->when);
 	if (!wake_timer_sleeper(t->when))
 		wakep();
 }

@@ -143,6 +143,7 @@ static void start(void)
 		if (fd >= 0)
 			stats_fd = (int)fd;
 	}
+	gmp__install_sigcancel();
 	sched_init(g_adopt_main());
 	pthread_atfork(NULL, NULL, sched_afterfork_child);
 	gmp__active = 1;

@@ -111,6 +111,8 @@ void gmp__resolve_fileio(void);
 /* Start the runtime if the constructor has not run yet (another
  * library's constructor called a shim first). */
 void gmp__ensure_init(void);
+/* shims/cancel.c: install libgmp's SIGCANCEL handler. */
+void gmp__install_sigcancel(void);
 /* True when the runtime is up. */
 extern int gmp__active;
 

@@ -224,6 +224,8 @@ static void on_sigcancel(int sig, siginfo_t *si, void *uc)
 	(void)sig;
 	if (si->si_code != SI_TKILL || si->si_pid != getpid())
 		return;
+	if (rt_mask_apply(uc))	/* a thread running no G: a mask update */
+		return;
 	g *gp = curg();
 	if (!gp)
 		return;
@@ -246,7 +248,7 @@ static void on_sigcancel(int sig, siginfo_t *si, void *uc)
 		gmp__do_cancel(gp);	/* unwinds through the signal frame */
 }
 
-static void install_handler(void)
+void gmp__install_sigcancel(void)
 {
 	int s = 0;
 
@@ -270,7 +272,7 @@ static void install_handler(void)
 
 void gmp__kick(g *gp)
 {
-	install_handler();
+	gmp__install_sigcancel();
 	send_sigcancel(gp);
 }
 
@@ -339,7 +341,7 @@ EXPORT int pthread_cancel(pthread_t t)
 		return 0;	/* acts when the G enables cancellation */
 	g_interrupt(gp, INTR_CANCEL);
 	if (insys || (nw & CT_ASYNC)) {
-		install_handler();
+		gmp__install_sigcancel();
 		gmp__sysmon_hook_on();
 		if (!atomic_exchange(&gp->cancel_kick, true))
 			atomic_fetch_add(&kicks, 1);

@@ -1,35 +1,41 @@
 /*
  * fileio.c: calls that may block in the kernel, bracketed with
- * entersyscall/exitsyscall (core/syscall.c): file, pipe and socket I/O,
- * waiting for children, polling, signal waits and file locks. While one
- * of them blocks, sysmon hands the caller's P to another M, so the other
- * Gs keep running. No fd is made non-blocking here: sockets move to the
- * netpoller with issue 5.
+ * entersyscall/exitsyscall (core/syscall.c, DESIGN.md §4 class 2): file
+ * I/O at an offset, opening files, waiting for children, signal waits,
+ * file locks, System V IPC, sendfile and splice, terminal drains, the
+ * resolver, system(). While one of them blocks, sysmon hands the caller's
+ * P to another M, so the other Gs keep running. read, write and the
+ * socket calls are in net.c (sockets and pipes go to the netpoller, other
+ * files come back here as system calls); fcntl and ioctl too.
+ *
+ * The exec family, posix_spawn, system and popen first give listening
+ * sockets the flags the program believes they have (net.c).
  *
  * glibc calls its internal read/write directly from stdio (fgets, fwrite)
  * and other functions, not through these names: those block their M
- * without a handoff (DESIGN.md §4 class 3, issue 5's sysmon detection).
+ * without a handoff until sysmon notices (class 3, core/sysmon.c).
  */
 #include <dlfcn.h>
-#include <poll.h>
+#include <fcntl.h>
+#include <netdb.h>
+#include <resolv.h>
 #include <signal.h>
+#include <spawn.h>
 #include <stdarg.h>
-#include <sys/epoll.h>
+#include <stdio.h>
+#include <stdlib.h>
 #include <sys/file.h>
-#include <sys/select.h>
-#include <sys/socket.h>
+#include <sys/msg.h>
+#include <sys/sem.h>
+#include <sys/sendfile.h>
 #include <sys/uio.h>
 #include <sys/wait.h>
+#include <termios.h>
 #include <unistd.h>
 #include "shim.h"
 
 /* X(ret, name, (params), (args)) for every bracketed call */
 #define SYSCALLS(X)                                                           \
-	X(ssize_t, read, (int fd, void *b, size_t n), (fd, b, n))            \
-	X(ssize_t, write, (int fd, const void *b, size_t n), (fd, b, n))     \
-	X(ssize_t, readv, (int fd, const struct iovec *v, int n), (fd, v, n)) \
-	X(ssize_t, writev, (int fd, const struct iovec *v, int n),           \
-	  (fd, v, n))                                                        \
 	X(ssize_t, pread, (int fd, void *b, size_t n, off_t o), (fd, b, n, o)) \
 	X(ssize_t, pread64, (int fd, void *b, size_t n, off_t o),            \
 	  (fd, b, n, o))                                                     \
@@ -50,66 +56,101 @@
 	  (pid, st, o, ru))                                                  \
 	X(int, waitid, (idtype_t t, id_t id, siginfo_t *si, int o),          \
 	  (t, id, si, o))                                                    \
-	X(int, poll, (struct pollfd *f, nfds_t n, int t), (f, n, t))         \
-	X(int, ppoll, (struct pollfd *f, nfds_t n, const struct timespec *t, \
-		       const sigset_t *s), (f, n, t, s))                     \
-	X(int, select, (int n, fd_set *r, fd_set *w, fd_set *e,              \
-			struct timeval *t), (n, r, w, e, t))                 \
-	X(int, pselect, (int n, fd_set *r, fd_set *w, fd_set *e,             \
-			 const struct timespec *t, const sigset_t *s),       \
-	  (n, r, w, e, t, s))                                                \
-	X(int, epoll_wait, (int e, struct epoll_event *v, int n, int t),     \
-	  (e, v, n, t))                                                      \
-	X(int, epoll_pwait, (int e, struct epoll_event *v, int n, int t,     \
-			     const sigset_t *s), (e, v, n, t, s))            \
-	X(int, accept, (int fd, struct sockaddr *a, socklen_t *l), (fd, a, l)) \
-	X(int, accept4, (int fd, struct sockaddr *a, socklen_t *l, int f),   \
-	  (fd, a, l, f))                                                     \
-	X(int, connect, (int fd, const struct sockaddr *a, socklen_t l),     \
-	  (fd, a, l))                                                        \
-	X(ssize_t, recv, (int fd, void *b, size_t n, int f), (fd, b, n, f))  \
-	X(ssize_t, recvfrom, (int fd, void *b, size_t n, int f,              \
-			      struct sockaddr *a, socklen_t *l),             \
-	  (fd, b, n, f, a, l))                                               \
-	X(ssize_t, recvmsg, (int fd, struct msghdr *mh, int f), (fd, mh, f))   \
-	X(ssize_t, send, (int fd, const void *b, size_t n, int f),           \
-	  (fd, b, n, f))                                                     \
-	X(ssize_t, sendto, (int fd, const void *b, size_t n, int f,          \
-			    const struct sockaddr *a, socklen_t l),          \
-	  (fd, b, n, f, a, l))                                               \
-	X(ssize_t, sendmsg, (int fd, const struct msghdr *mh, int f),         \
-	  (fd, mh, f))                                                       \
 	X(int, pause, (void), ())                                            \
-	X(int, sigwait, (const sigset_t *s, int *sig), (s, sig))             \
-	X(int, sigwaitinfo, (const sigset_t *s, siginfo_t *i), (s, i))       \
-	X(int, sigtimedwait, (const sigset_t *s, siginfo_t *i,               \
-			      const struct timespec *t), (s, i, t))          \
-	X(int, sigsuspend, (const sigset_t *s), (s))                         \
-	X(int, lockf, (int fd, int cmd, off_t len), (fd, cmd, len))
+	X(int, lockf, (int fd, int cmd, off_t len), (fd, cmd, len))         \
+	X(int, lockf64, (int fd, int cmd, off_t len), (fd, cmd, len))       \
+	X(ssize_t, sendfile, (int o, int i, off_t *off, size_t n),          \
+	  (o, i, off, n))                                                    \
+	X(ssize_t, sendfile64, (int o, int i, off_t *off, size_t n),        \
+	  (o, i, off, n))                                                    \
+	X(ssize_t, splice, (int fi, loff_t *oi, int fo, loff_t *oo, size_t n, \
+			    unsigned f), (fi, oi, fo, oo, n, f))             \
+	X(ssize_t, tee, (int fi, int fo, size_t n, unsigned f),             \
+	  (fi, fo, n, f))                                                    \
+	X(ssize_t, copy_file_range, (int fi, loff_t *oi, int fo, loff_t *oo, \
+				     size_t n, unsigned f),                  \
+	  (fi, oi, fo, oo, n, f))                                            \
+	X(ssize_t, msgrcv, (int q, void *msg, size_t n, long t, int f),      \
+	  (q, msg, n, t, f))                                                   \
+	X(int, msgsnd, (int q, const void *msg, size_t n, int f),           \
+	  (q, msg, n, f))                                                    \
+	X(int, semop, (int s, struct sembuf *o, size_t n), (s, o, n))        \
+	X(int, semtimedop, (int s, struct sembuf *o, size_t n,              \
+			    const struct timespec *t), (s, o, n, t))         \
+	X(int, tcdrain, (int fd), (fd))
+
+/* Bracketed, not cancellation points: flock and the resolver (glibc's
+ * resolver makes many calls of its own; cancellation inside them is
+ * glibc's business, acted on at the program's next cancellation point) */
+#define NOCANCEL(X)                                                          \
+	X(int, flock, (int fd, int op), (fd, op))                            \
+	X(int, getaddrinfo, (const char *n, const char *s,                   \
+			     const struct addrinfo *h, struct addrinfo **r), \
+	  (n, s, h, r))                                                      \
+	X(int, getnameinfo, (const struct sockaddr *a, socklen_t l, char *h, \
+			     socklen_t hl, char *s, socklen_t sl, int f),    \
+	  (a, l, h, hl, s, sl, f))                                           \
+	X(struct hostent *, gethostbyname, (const char *n), (n))             \
+	X(struct hostent *, gethostbyname2, (const char *n, int af), (n, af)) \
+	X(struct hostent *, gethostbyaddr, (const void *a, socklen_t l,      \
+					    int t), (a, l, t))               \
+	X(int, gethostbyname_r, (const char *n, struct hostent *h, char *b,  \
+				 size_t bl, struct hostent **r, int *e),     \
+	  (n, h, b, bl, r, e))                                               \
+	X(int, gethostbyname2_r, (const char *n, int af, struct hostent *h,  \
+				  char *b, size_t bl, struct hostent **r,    \
+				  int *e), (n, af, h, b, bl, r, e))          \
+	X(int, gethostbyaddr_r, (const void *a, socklen_t l, int t,          \
+				 struct hostent *h, char *b, size_t bl,      \
+				 struct hostent **r, int *e),                \
+	  (a, l, t, h, b, bl, r, e))                                         \
+	X(int, res_query, (const char *d, int c, int t, unsigned char *a,    \
+			   int l), (d, c, t, a, l))                          \
+	X(int, res_search, (const char *d, int c, int t, unsigned char *a,   \
+			    int l), (d, c, t, a, l))
 
 #define DECLARE(ret, name, params, args) ret (*name) params;
 static struct {
 	SYSCALLS(DECLARE)
-	int (*fcntl)(int, int, ...);
-	int (*fcntl64)(int, int, ...);
-	int (*flock)(int, int);
+	NOCANCEL(DECLARE)
+	int (*open)(const char *, int, ...);
+	int (*open64)(const char *, int, ...);
+	int (*openat)(int, const char *, int, ...);
+	int (*openat64)(int, const char *, int, ...);
+	int (*creat)(const char *, mode_t);
+	int (*creat64)(const char *, mode_t);
+	int (*system)(const char *);
+	FILE *(*popen)(const char *, const char *);
+	int (*posix_spawn)(pid_t *, const char *,
+			   const posix_spawn_file_actions_t *,
+			   const posix_spawnattr_t *, char *const[],
+			   char *const[]);
+	int (*posix_spawnp)(pid_t *, const char *,
+			    const posix_spawn_file_actions_t *,
+			    const posix_spawnattr_t *, char *const[],
+			    char *const[]);
+	int (*execve)(const char *, char *const[], char *const[]);
+	int (*fexecve)(int, char *const[], char *const[]);
+	int (*execvpe)(const char *, char *const[], char *const[]);
 } rf;
 
 #define RESOLVE(ret, name, params, args)                                      \
 	if (!(rf.name = dlsym(RTLD_NEXT, #name)))                             \
 		throw("cannot find the real " #name);
+#define RESOLVE_OPT(ret, name, params, args)                                  \
+	rf.name = dlsym(RTLD_NEXT, #name);
+#define RR(name) RESOLVE(, name, , )
 void gmp__resolve_fileio(void)
 {
 	SYSCALLS(RESOLVE)
-	if (!(rf.flock = dlsym(RTLD_NEXT, "flock")))
-		throw("cannot find the real flock");
-	rf.fcntl = dlsym(RTLD_NEXT, "fcntl");
-	rf.fcntl64 = dlsym(RTLD_NEXT, "fcntl64");
-	if (!rf.fcntl || !rf.fcntl64)
-		throw("cannot find the real fcntl");
+	NOCANCEL(RESOLVE_OPT)	/* res_* may live in libresolv only */
+	RR(open) RR(open64) RR(openat) RR(openat64) RR(creat) RR(creat64)
+	RR(system) RR(popen) RR(posix_spawn) RR(posix_spawnp) RR(execve)
+	RR(fexecve) RR(execvpe)
+	gmp__net_init();
 }
 
-/* A cancellation point (all but flock): see shims/cancel.c */
+/* A cancellation point: see shims/cancel.c */
 #define SHIM(ret, name, params, args)                                         \
 	EXPORT ret name params                                                \
 	{                                                                     \
@@ -128,57 +169,214 @@ void gmp__resolve_fileio(void)
 	}
 SYSCALLS(SHIM)
 
-EXPORT int flock(int fd, int op)
+#define SHIM_NOCANCEL(ret, name, params, args)                                \
+	EXPORT ret name params                                                \
+	{                                                                     \
+		if (!rf.name) {                                               \
+			errno = ENOSYS;                                       \
+			return (ret)-1;                                       \
+		}                                                             \
+		if (!curg() || !entersyscall())                               \
+			return rf.name args;                                  \
+		ret ret_ = rf.name args;                                      \
+		int err_ = errno;                                             \
+		exitsyscall();                                                \
+		errno = err_;                                                 \
+		return ret_;                                                  \
+	}
+NOCANCEL(SHIM_NOCANCEL)
+
+/* ---- opening files: bracketed (a FIFO's open waits for its peer, NFS
+ * may take long), and the new fd's number is forgotten by the poller ---- */
+
+static bool has_mode(int flags)
 {
-	if (!curg() || !entersyscall())
-		return rf.flock(fd, op);
-	int r = rf.flock(fd, op);
-	int e = errno;
-	exitsyscall();
-	errno = e;
-	return r;
+	return (flags & O_CREAT) || (flags & O_TMPFILE) == O_TMPFILE;
 }
 
-static bool fcntl_blocks(int cmd)
+#define OPEN_BODY(call)                                                       \
+	g *gp = curg();                                                       \
+	int cp = gp ? gmp__syscall_begin(gp) : 0;                             \
+	bool in = gp && entersyscall();                                       \
+	int r = call;                                                         \
+	int e = errno;                                                        \
+	if (in)                                                               \
+		exitsyscall();                                                \
+	if (gp)                                                               \
+		gmp__syscall_end(gp, cp, r == -1 && e == EINTR);              \
+	if (r >= 0)                                                           \
+		gmp__fd_new(r);                                               \
+	errno = e;                                                            \
+	return r
+
+#define MODE_ARG(flags)                                                       \
+	mode_t mode = 0;                                                      \
+	if (has_mode(flags)) {                                                \
+		va_list ap;                                                   \
+		va_start(ap, flags);                                          \
+		mode = va_arg(ap, mode_t);                                    \
+		va_end(ap);                                                   \
+	}
+
+EXPORT int open(const char *path, int flags, ...)
 {
-	return cmd == F_SETLKW || cmd == F_OFD_SETLKW;
+	MODE_ARG(flags)
+	OPEN_BODY(rf.open(path, flags, mode));
 }
 
-static int do_fcntl(int (*f)(int, int, ...), int fd, int cmd, void *arg)
+EXPORT int open64(const char *path, int flags, ...)
+{
+	MODE_ARG(flags)
+	OPEN_BODY(rf.open64(path, flags, mode));
+}
+
+EXPORT int openat(int dir, const char *path, int flags, ...)
+{
+	MODE_ARG(flags)
+	OPEN_BODY(rf.openat(dir, path, flags, mode));
+}
+
+EXPORT int openat64(int dir, const char *path, int flags, ...)
+{
+	MODE_ARG(flags)
+	OPEN_BODY(rf.openat64(dir, path, flags, mode));
+}
+
+EXPORT int creat(const char *path, mode_t mode)
+{
+	OPEN_BODY(rf.creat(path, mode));
+}
+
+EXPORT int creat64(const char *path, mode_t mode)
+{
+	OPEN_BODY(rf.creat64(path, mode));
+}
+
+/* ---- running programs: the flags sockets had before libgmp (net.c) ---- */
+
+EXPORT int system(const char *cmd)
 {
 	g *gp = curg();
 
-	if (!gp || !fcntl_blocks(cmd))
-		return f(fd, cmd, arg);
+	if (!gp || !cmd)
+		return rf.system(cmd);
+	gmp__before_exec();
 	int cp = gmp__syscall_begin(gp);
 	bool in = entersyscall();
-	int r = f(fd, cmd, arg);
+	int r = rf.system(cmd);
 	int e = errno;
 	if (in)
 		exitsyscall();
-	gmp__syscall_end(gp, cp, r == -1 && e == EINTR);
+	gmp__syscall_end(gp, cp, false);
+	gmp__after_exec();
 	errno = e;
 	return r;
 }
 
-/* Every fcntl argument is an int or a pointer: passing the register on
- * as a pointer-sized value is what glibc's own wrapper does. */
-EXPORT int fcntl(int fd, int cmd, ...)
+EXPORT FILE *popen(const char *cmd, const char *mode)
 {
-	va_list ap;
-
-	va_start(ap, cmd);
-	void *arg = va_arg(ap, void *);
-	va_end(ap);
-	return do_fcntl(rf.fcntl, fd, cmd, arg);
+	gmp__before_exec();
+	FILE *f = rf.popen(cmd, mode);
+	int e = errno;
+	gmp__after_exec();
+	if (f)
+		gmp__fd_new(fileno(f));
+	errno = e;
+	return f;
 }
 
-EXPORT int fcntl64(int fd, int cmd, ...)
+EXPORT int posix_spawn(pid_t *pid, const char *path,
+		       const posix_spawn_file_actions_t *fa,
+		       const posix_spawnattr_t *at, char *const argv[],
+		       char *const envp[])
+{
+	gmp__before_exec();
+	int r = rf.posix_spawn(pid, path, fa, at, argv, envp);
+	gmp__after_exec();
+	return r;
+}
+
+EXPORT int posix_spawnp(pid_t *pid, const char *file,
+			const posix_spawn_file_actions_t *fa,
+			const posix_spawnattr_t *at, char *const argv[],
+			char *const envp[])
+{
+	gmp__before_exec();
+	int r = rf.posix_spawnp(pid, file, fa, at, argv, envp);
+	gmp__after_exec();
+	return r;
+}
+
+#define EXEC_BODY(call)                                                       \
+	gmp__before_exec();                                                   \
+	int r = call;                                                         \
+	int e = errno;                                                        \
+	gmp__after_exec();                                                    \
+	errno = e;                                                            \
+	return r
+
+EXPORT int execve(const char *path, char *const argv[], char *const envp[])
+{
+	EXEC_BODY(rf.execve(path, argv, envp));
+}
+
+EXPORT int fexecve(int fd, char *const argv[], char *const envp[])
+{
+	EXEC_BODY(rf.fexecve(fd, argv, envp));
+}
+
+EXPORT int execvpe(const char *file, char *const argv[], char *const envp[])
+{
+	EXEC_BODY(rf.execvpe(file, argv, envp));
+}
+
+EXPORT int execv(const char *path, char *const argv[])
+{
+	return execve(path, argv, environ);
+}
+
+EXPORT int execvp(const char *file, char *const argv[])
+{
+	return execvpe(file, argv, environ);
+}
+
+/* execl, execle, execlp: glibc's own call its internal execve, so each
+ * is rebuilt here on the interposed one */
+#define ARGV_FROM_LIST(first, ap, argv, extra)                                \
+	size_t n_ = 1;                                                        \
+	va_start(ap, first);                                                  \
+	while (va_arg(ap, char *))                                            \
+		n_++;                                                         \
+	va_end(ap);                                                           \
+	char *argv[n_ + 1];                                                   \
+	va_start(ap, first);                                                  \
+	argv[0] = (char *)first;                                              \
+	for (size_t i_ = 1; i_ <= n_; i_++)                                   \
+		argv[i_] = va_arg(ap, char *);                                \
+	extra;                                                                \
+	va_end(ap)
+
+EXPORT int execl(const char *path, const char *arg, ...)
 {
 	va_list ap;
 
-	va_start(ap, cmd);
-	void *arg = va_arg(ap, void *);
-	va_end(ap);
-	return do_fcntl(rf.fcntl64, fd, cmd, arg);
+	ARGV_FROM_LIST(arg, ap, argv, (void)0);
+	return execve(path, argv, environ);
+}
+
+EXPORT int execlp(const char *file, const char *arg, ...)
+{
+	va_list ap;
+
+	ARGV_FROM_LIST(arg, ap, argv, (void)0);
+	return execvpe(file, argv, environ);
+}
+
+EXPORT int execle(const char *path, const char *arg, ...)
+{
+	va_list ap;
+	char *const *envp;
+
+	ARGV_FROM_LIST(arg, ap, argv, envp = va_arg(ap, char *const *));
+	return execve(path, argv, envp);
 }

@@ -70,6 +70,14 @@ bool gmp__run_pending(g *gp, bool *restart);
 /* Send SIGCANCEL to the M running gp (if any): its handler acts on a
  * cancellation and runs gp's pending pthread_kill handlers there. */
 void gmp__kick(g *gp);
+/* A call that waits with its own signal mask (ppoll, pselect,
+ * epoll_pwait, sigsuspend): run the handlers of pthread_kill-pending
+ * signals that mask lets through; true if one ran (the call fails with
+ * EINTR). signal.c. */
+bool gmp__pending_for_mask(const sigset_t *mask);
+/* Install the SIGCANCEL handler (also used by core/syscall.c to update
+ * the masks of threads that run no G). Idempotent. */
+void gmp__install_sigcancel(void);
 /* From the SIGCANCEL handler, on gp: run its pending handlers if safe. */
 void gmp__kicked(g *gp, void *uc);
 int gmp__syscall_begin(g *gp);
@@ -107,6 +115,16 @@ void gmp__syscall_unwound(void *gp);
 		}                                                             \
 		r_;                                                           \
 	})
+
+/* net.c: fd is new (opened, or a number reused): forget what the poller
+ * knew of its number. Exec: listening sockets get the flags the program
+ * believes they have (before) and O_NONBLOCK again (after a spawn or a
+ * failed exec). */
+void gmp__fd_new(int fd);
+void gmp__before_exec(void);
+void gmp__after_exec(void);
+void gmp__net_init(void);
+extern _Atomic uint64_t gmp__net_syscalls;
 
 /* sysmon's per-tick work (signal.c): install it once needed. */
 void gmp__sysmon_hook_on(void);

@@ -245,6 +245,24 @@ EXPORT int sigaction(int sig, const struct sigaction *act,
 	return r;
 }
 
+/* The siginfo of gp's pending sig: kept if it was taken from an M
+ * (core/syscall.c m_take_pending), else pthread_kill's. */
+static void pending_info(g *gp, int sig, siginfo_t *si)
+{
+	for (int i = 0; i < 2; i++) {
+		if (gp->sipend[i].sig == sig) {
+			*si = gp->sipend[i].si;
+			gp->sipend[i].sig = 0;
+			return;
+		}
+	}
+	memset(si, 0, sizeof *si);
+	si->si_signo = sig;
+	si->si_code = SI_TKILL;
+	si->si_pid = getpid();
+	si->si_uid = getuid();
+}
+
 bool gmp__run_pending(g *gp, bool *restart)
 {
 	bool ran = false;
@@ -266,11 +284,7 @@ bool gmp__run_pending(g *gp, bool *restart)
 		}
 		siginfo_t si;
 		ucontext_t uc;
-		memset(&si, 0, sizeof si);
-		si.si_signo = sig;
-		si.si_code = SI_TKILL;
-		si.si_pid = getpid();
-		si.si_uid = getuid();
+		pending_info(gp, sig, &si);
 		getcontext(&uc);
 		if (a.sa_flags & SA_RESETHAND) {
 			struct sigaction dfl = { .sa_handler = SIG_DFL };
@@ -309,8 +323,15 @@ EXPORT int pthread_kill(pthread_t t, int sig)
 	}
 	if (atomic_fetch_or(&gp->sigpend, BIT(sig)) & BIT(sig))
 		return 0;	/* already pending: not queued twice */
-	if (gp->sigmask & BIT(sig))
+	if (gp->sigmask & BIT(sig)) {
+		/* blocked: pending, unless the G waits for it in sigwait */
+		if (atomic_load(&gp->sigwaiting) & BIT(sig)) {
+			gmp__sysmon_hook_on();
+			atomic_store(&directed_any, 1);
+			gmp__kick(gp);
+		}
 		return 0;
+	}
 	g *self = curg();
 	if (gp == self) {
 		bool restart;
@@ -330,6 +351,13 @@ EXPORT int pthread_kill(pthread_t t, int sig)
 
 void gmp__kicked(g *gp, void *uc)
 {
+	/* a G in sigwait for a signal pthread_kill left it: end the wait */
+	if (atomic_load(&gp->sigwaiting) & atomic_load(&gp->sigpend) &&
+	    atomic_load_explicit(&gp->status, memory_order_relaxed) ==
+		    G_SYSCALL) {
+		arch_ctx_fail_syscall(uc, EINTR);
+		return;
+	}
 	int st = atomic_load_explicit(&gp->status, memory_order_relaxed);
 	bool restart;
 
@@ -340,8 +368,9 @@ void gmp__kicked(g *gp, void *uc)
 		arch_ctx_fail_syscall(uc, EINTR);	/* as natively */
 }
 
-/* The mask is the M's, as before; the G's copy decides which G a handler
- * that ran elsewhere interrupts (per-G masks: issue 6). */
+/* The mask is set on the M's thread and recorded in the G; the scheduler
+ * puts it back on whatever thread runs the G (core/sched.c execute). It
+ * also decides which G a handler that ran elsewhere interrupts. */
 static int setmask(int how, const sigset_t *set, sigset_t *old,
 		   int (*f)(int, const sigset_t *, sigset_t *))
 {
@@ -350,7 +379,15 @@ static int setmask(int how, const sigset_t *set, sigset_t *old,
 	int r = f(how, set, old);
 
 	if (gp && r == 0 && set && f(SIG_BLOCK, NULL, &cur) == 0) {
+		uint64_t was = gp->sigmask;
 		memcpy(&gp->sigmask, &cur, sizeof gp->sigmask);
+		gp->m->kmask = gp->sigmask;
+		if (was != gp->sigmask) {
+			rt_enter();
+			sigmask_account(gp->sigmask, 1);
+			sigmask_account(was, -1);
+			rt_exit();
+		}
 		bool restart;
 		if (atomic_load(&gp->sigpend) & ~gp->sigmask)
 			gmp__run_pending(gp, &restart);	/* unblocked */
@@ -452,4 +489,172 @@ EXPORT int siginterrupt(int sig, int flag)
 	else
 		act.sa_flags |= SA_RESTART;
 	return sigaction(sig, &act, NULL);
+}
+
+/* ---- waiting for signals ------------------------------------------------ */
+
+/* Take one signal of want from gp's pthread_kill-pending set: 0 if none. */
+static int take_pending(g *gp, uint64_t want, siginfo_t *info)
+{
+	uint64_t pend;
+
+	while ((pend = atomic_load(&gp->sigpend) & want)) {
+		int sig = __builtin_ctzll(pend) + 1;
+		if (!(atomic_fetch_and(&gp->sigpend, ~BIT(sig)) & BIT(sig)))
+			continue;
+		siginfo_t si;
+		pending_info(gp, sig, &si);
+		if (info)
+			*info = si;
+		return sig;
+	}
+	return 0;
+}
+
+/* sigwait, sigwaitinfo, sigtimedwait: the kernel's wait, bracketed as
+ * a system call, after the signals pthread_kill left pending at G level
+ * (shims' pthread_kill); pthread_kill ends a wait for its signal with a
+ * kick. Returns the signal or -errno. */
+static int sigwait_common(const sigset_t *set, siginfo_t *info,
+			  const struct timespec *ts)
+{
+	g *gp = curg();
+	uint64_t want;
+	int64_t deadline = -1;
+	struct timespec left;
+	long r;
+
+	memcpy(&want, set, sizeof want);
+	if (!gp)
+		return (int)arch_syscall(SYS_rt_sigtimedwait, (long)set,
+					 (long)info, (long)ts, 8);
+	if (ts) {
+		if (!ts_valid(ts) || ts->tv_sec < 0)
+			return -EINVAL;
+		deadline = gmp__after(ts_ns(ts));
+	}
+	gmp__point_begin(gp);
+	for (;;) {
+		int sig = take_pending(gp, want, info);
+		if (sig)
+			return sig;
+		atomic_store(&gp->sigwaiting, want);
+		if ((sig = take_pending(gp, want, info))) {
+			atomic_store(&gp->sigwaiting, 0);
+			return sig;
+		}
+		if (ts) {
+			int64_t d = deadline - nanotime();
+			if (d < 0)
+				d = 0;
+			left.tv_sec = d / 1000000000;
+			left.tv_nsec = d % 1000000000;
+		}
+		int cp = gmp__syscall_begin(gp);
+		bool in = entersyscall();
+		r = arch_syscall(SYS_rt_sigtimedwait, (long)set, (long)info,
+				 ts ? (long)&left : 0, 8);
+		if (in)
+			exitsyscall();
+		atomic_store(&gp->sigwaiting, 0);
+		gmp__syscall_end(gp, cp, r == -EINTR);
+		if (r == -EINTR && (atomic_load(&gp->sigpend) & want))
+			continue;	/* pthread_kill's kick */
+		return (int)r;
+	}
+}
+
+EXPORT int sigwait(const sigset_t *set, int *sig)
+{
+	int r;
+
+	do
+		r = sigwait_common(set, NULL, NULL);
+	while (r == -EINTR);	/* sigwait does not fail with EINTR */
+	if (r < 0)
+		return -r;
+	*sig = r;
+	return 0;
+}
+
+EXPORT int sigwaitinfo(const sigset_t *set, siginfo_t *info)
+{
+	int r = sigwait_common(set, info, NULL);
+
+	if (r < 0) {
+		errno = -r;
+		return -1;
+	}
+	return r;
+}
+
+EXPORT int sigtimedwait(const sigset_t *set, siginfo_t *info,
+			const struct timespec *ts)
+{
+	int r = sigwait_common(set, info, ts);
+
+	if (r < 0) {
+		errno = -r;
+		return -1;
+	}
+	return r;
+}
+
+EXPORT int sigpending(sigset_t *set)
+{
+	g *gp = curg();
+	int r = (int)arch_syscall(SYS_rt_sigpending, (long)set, 8, 0, 0);
+
+	if (r < 0) {
+		errno = -r;
+		return -1;
+	}
+	if (gp) {
+		uint64_t v;
+		memcpy(&v, set, sizeof v);
+		v |= atomic_load(&gp->sigpend) & gp->sigmask;
+		memcpy(set, &v, sizeof v);
+	}
+	return 0;
+}
+
+bool gmp__pending_for_mask(const sigset_t *mask)
+{
+	g *gp = curg();
+	uint64_t m64;
+
+	if (!gp || !mask)
+		return false;
+	memcpy(&m64, mask, sizeof m64);
+	if (!(atomic_load(&gp->sigpend) & ~m64))
+		return false;
+	/* the call's mask lets a pthread_kill-pending signal through: its
+	 * handler runs now, and the call fails with EINTR */
+	uint64_t was = gp->sigmask;
+	bool restart;
+	gp->sigmask = m64;
+	bool ran = gmp__run_pending(gp, &restart);
+	gp->sigmask = was;
+	return ran;
+}
+
+EXPORT int sigsuspend(const sigset_t *mask)
+{
+	g *gp = curg();
+
+	if (gmp__pending_for_mask(mask)) {
+		errno = EINTR;
+		return -1;
+	}
+	if (!gp)
+		return (int)arch_syscall(SYS_rt_sigsuspend, (long)mask, 8, 0,
+					 0);
+	int cp = gmp__syscall_begin(gp);
+	bool in = entersyscall();
+	long r = arch_syscall(SYS_rt_sigsuspend, (long)mask, 8, 0, 0);
+	if (in)
+		exitsyscall();
+	gmp__syscall_end(gp, cp, r == -EINTR);
+	errno = (int)-r;
+	return -1;
 }

@@ -1,11 +1,12 @@
 /*
  * test_timer.c: the timer heap (core/timer.c) on its own.
  *
- * This file stands in for the two core files timer.c calls out to: sema.c
- * (timer_fire, which here only records what fired, in order) and sched.c
- * (the global `sched` and wakep, which here counts its calls). With those
- * defined here the linker never pulls sched.o or sema.o from the core
- * archive, so no scheduler is needed to watch timers fire.
+ * This file stands in for the core files timer.c calls out to: sema.c
+ * (timer_fire, which here only records what fired, in order), sched.c
+ * (the global `sched` and wakep, which here counts its calls) and
+ * netpoll.c (netpoll_break: no poller here). With those defined here the
+ * linker never pulls sched.o, sema.o or netpoll.o from the core archive,
+ * so no scheduler is needed to watch timers fire.
  */
 #include <stdarg.h>
 #include <stddef.h>
@@ -27,6 +28,11 @@ static int nwakep;
 void wakep(void)
 {
 	nwakep++;
+}
+
+void netpoll_break(int64_t when)
+{
+	(void)when;
 }
 
 /* sched.c's: wakes the M sleeping until a later time; here it records
