@@ -13,11 +13,15 @@
 #define BENCH_H
 
 #include <errno.h>
+#include <signal.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
+#include <sys/types.h>
 #include <time.h>
+#include <unistd.h>
 
 static inline uint64_t bench_now_ns(void)
 {
@@ -72,6 +76,69 @@ static inline void bench_result(const char *name, double value,
 	else
 		printf("RESULT %s %.1f %s\n", name, value, unit);
 	fflush(stdout);
+}
+
+/*
+ * Raise RLIMIT_NOFILE: the soft limit to the hard one, both to want if the
+ * hard limit is lower and we may raise it (root; capped by fs.nr_open).
+ * Returns the soft limit now in force.
+ */
+static inline long bench_raise_nofile(long want)
+{
+	struct rlimit rl, nr;
+
+	if (getrlimit(RLIMIT_NOFILE, &rl) != 0)
+		return -1;
+	if (rl.rlim_cur == RLIM_INFINITY)
+		return (long)(~0ul >> 1);
+	nr = rl;
+	if (nr.rlim_max != RLIM_INFINITY && (long)nr.rlim_max < want)
+		nr.rlim_max = want;
+	nr.rlim_cur = nr.rlim_max;
+	if (setrlimit(RLIMIT_NOFILE, &nr) != 0) {
+		nr = rl;
+		nr.rlim_cur = nr.rlim_max;
+		setrlimit(RLIMIT_NOFILE, &nr);
+	}
+	getrlimit(RLIMIT_NOFILE, &rl);
+	return rl.rlim_cur == RLIM_INFINITY ? (long)(~0ul >> 1) :
+					      (long)rl.rlim_cur;
+}
+
+/*
+ * A watchdog for programs that must end by themselves even when the
+ * scheduler under them stalls: after secs seconds SIGALRM prints msg on
+ * stderr, SIGKILLs bench_watchdog_pid if set (a child process) and exits 1.
+ * No thread is needed, so it fires even when every thread is stuck.
+ */
+static const char *bench_watchdog_msg __attribute__((unused));
+static volatile pid_t bench_watchdog_pid __attribute__((unused));
+
+static inline void bench_watchdog_fire(int sig)
+{
+	const char *m = bench_watchdog_msg;
+
+	(void)sig;
+	if (bench_watchdog_pid > 0)
+		kill(bench_watchdog_pid, SIGKILL);
+	if (m && write(2, m, strlen(m)) < 0)
+		_exit(1);
+	_exit(1);
+}
+
+static inline void bench_watchdog(unsigned secs, const char *msg)
+{
+	struct sigaction sa;
+
+	memset(&sa, 0, sizeof(sa));
+	sa.sa_handler = bench_watchdog_fire;
+	sigemptyset(&sa.sa_mask);
+	bench_watchdog_msg = msg;
+	if (sigaction(SIGALRM, &sa, NULL) != 0) {
+		perror("bench: sigaction");
+		exit(1);
+	}
+	alarm(secs);
 }
 
 #endif

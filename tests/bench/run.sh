@@ -55,6 +55,13 @@ cases=(
 	"barrier_rounds		barrier_rounds"
 	"barrier_rounds_16	barrier_rounds	16"
 	"sleep_lateness		sleep_lateness"
+	"blocking_read		blocking_read"
+	"blocking_read_stdio	blocking_read	stdio"
+	"blocking_read_inline	blocking_read	inline"
+	"echo_100		echo_server	threads 100"
+	"echo_1k			echo_server	threads 1k"
+	"echo_10k		echo_server	threads 10k"
+	"echo_epoll_10k		echo_server	epoll 10k"
 )
 
 case $libgmp in /*) ;; *) libgmp=$PWD/$libgmp ;; esac
