@@ -145,7 +145,7 @@ static void pd_ready(struct pd *pd, uint32_t ev)
 		for (struct pollwaiter *w = pd->pollers; w; w = w->next) {
 			atomic_fetch_add_explicit(&w->word, 1,
 						  memory_order_release);
-			gfutex_wake((const void *)&w->word, 1);
+			n += gfutex_wake((const void *)&w->word, 1);
 		}
 		unlock(&pd->lock);
 	}

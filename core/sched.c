@@ -40,6 +40,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/epoll.h>
+#include <sys/mman.h>
 #include <sys/syscall.h>
 #include "core.h"
 
@@ -605,10 +606,14 @@ void sched_init(g *main_g)
 		throw("sched_init: bad maxprocs");
 	sched.nprocs = n;
 	for (int i = 0; i < n; i++) {
-		p *pp = aligned_alloc(64, sizeof(p));
-		if (!pp)
+		/* mmap, not malloc: an allocator may call back into shims
+		 * (jemalloc's pthread_key_create) while we start */
+		long r = arch_syscall6(SYS_mmap, 0, sizeof(p),
+				       PROT_READ | PROT_WRITE,
+				       MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+		if (r < 0 && r > -4096)
 			throw("sched_init: out of memory");
-		memset(pp, 0, sizeof *pp);
+		p *pp = (p *)r;
 		pp->id = i;
 		pp->status = P_IDLE;
 		sched.allp[i] = pp;

@@ -47,8 +47,8 @@ void rt_enter(void)
 {
 	g *gp = getg();
 
-	if (!gp || gp->is_g0 || gp->rt++ > 0)
-		return;
+	if (!gp || gp->is_g0 || !gp->m || gp->rt++ > 0)
+		return;	/* !gp->m: the runtime is starting */
 	m *mp = gp->m;
 	for (;;) {
 		int s = PS_USER;
@@ -74,7 +74,7 @@ void rt_exit(void)
 {
 	g *gp = getg();
 
-	if (!gp || gp->is_g0 || --gp->rt > 0)
+	if (!gp || gp->is_g0 || !gp->m || --gp->rt > 0)
 		return;
 	/* release: runtime work is done before sysmon may take the P. */
 	atomic_store_explicit(&gp->m->pstate, PS_USER, memory_order_release);

@@ -103,6 +103,10 @@ struct real {
 
 extern struct real real;
 
+/* The real function, looked up now if a shim is called before libgmp's
+ * constructor (another library's constructor, an allocator's start-up). */
+#define REAL(name) (real.name ? real.name : (gmp__resolve(), real.name))
+
 /* Look up every real function; idempotent. Context: any thread, before
  * the runtime exists (dlsym may calloc: nothing on that path is ours). */
 void gmp__resolve(void);

@@ -90,7 +90,7 @@ EXPORT int mtx_init(mtx_t *mx, int type)
 	pthread_mutexattr_init(&a);
 	if (type & mtx_recursive)
 		pthread_mutexattr_settype(&a, PTHREAD_MUTEX_RECURSIVE);
-	int r = real.pthread_mutex_init((pthread_mutex_t *)mx, &a);
+	int r = REAL(pthread_mutex_init)((pthread_mutex_t *)mx, &a);
 	pthread_mutexattr_destroy(&a);
 	return map(r);
 }
@@ -123,7 +123,7 @@ EXPORT void mtx_destroy(mtx_t *mx)
 
 EXPORT int cnd_init(cnd_t *c)
 {
-	return map(real.pthread_cond_init((pthread_cond_t *)c, NULL));
+	return map(REAL(pthread_cond_init)((pthread_cond_t *)c, NULL));
 }
 
 EXPORT int cnd_signal(cnd_t *c)

@@ -88,7 +88,7 @@ _Noreturn void gmp__do_cancel(g *gp)
 	if (!g_unwind_ready(gp))
 		g_exit(PTHREAD_CANCELED);
 	/* glibc sets EXITING and unwinds to the G's bottom buffer */
-	real.pthread_exit(PTHREAD_CANCELED);
+	REAL(pthread_exit)(PTHREAD_CANCELED);
 	__builtin_unreachable();
 }
 
@@ -317,7 +317,7 @@ EXPORT int pthread_cancel(pthread_t t)
 	g *gp = g_from_thread(t);
 
 	if (!gp)
-		return g_thread_ended(t) ? ESRCH : real.pthread_cancel(t);
+		return g_thread_ended(t) ? ESRCH : REAL(pthread_cancel)(t);
 	_Atomic int *w = g_cancelword(gp);
 	if (!w) {
 		warnf("pthread_cancel: unknown glibc thread layout; refused");
@@ -375,7 +375,7 @@ EXPORT int pthread_setcancelstate(int state, int *old)
 	if (state != PTHREAD_CANCEL_ENABLE && state != PTHREAD_CANCEL_DISABLE)
 		return EINVAL;
 	if (set_bit(CS_DISABLE, state == PTHREAD_CANCEL_DISABLE, &o) < 0)
-		return real.pthread_setcancelstate(state, old);
+		return REAL(pthread_setcancelstate)(state, old);
 	if (old)
 		*old = o ? PTHREAD_CANCEL_DISABLE : PTHREAD_CANCEL_ENABLE;
 	return 0;
@@ -389,7 +389,7 @@ EXPORT int pthread_setcanceltype(int type, int *old)
 	    type != PTHREAD_CANCEL_ASYNCHRONOUS)
 		return EINVAL;
 	if (set_bit(CT_ASYNC, type == PTHREAD_CANCEL_ASYNCHRONOUS, &o) < 0)
-		return real.pthread_setcanceltype(type, old);
+		return REAL(pthread_setcanceltype)(type, old);
 	if (old)
 		*old = o ? PTHREAD_CANCEL_ASYNCHRONOUS
 			 : PTHREAD_CANCEL_DEFERRED;
@@ -399,7 +399,7 @@ EXPORT int pthread_setcanceltype(int type, int *old)
 EXPORT void pthread_testcancel(void)
 {
 	if (!curg()) {
-		real.pthread_testcancel();
+		REAL(pthread_testcancel)();
 		return;
 	}
 	gmp__testcancel();
@@ -410,11 +410,11 @@ EXPORT _Noreturn void pthread_exit(void *ret)
 	g *gp = curg();
 
 	if (!gp)
-		real.pthread_exit(ret);
+		REAL(pthread_exit)(ret);
 	gp->result = ret;
 	gp->exit_set = true;
 	if (!g_unwind_ready(gp))
 		g_exit(ret);	/* no unwinding: the layout is unknown */
-	real.pthread_exit(ret);	/* unwinds, lands in g_unwound */
+	REAL(pthread_exit)(ret);	/* unwinds, lands in g_unwound */
 	__builtin_unreachable();
 }

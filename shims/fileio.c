@@ -28,6 +28,7 @@
 #include <sys/msg.h>
 #include <sys/sem.h>
 #include <sys/sendfile.h>
+#include <sys/syscall.h>
 #include <sys/uio.h>
 #include <sys/wait.h>
 #include <termios.h>
@@ -113,12 +114,6 @@
 static struct {
 	SYSCALLS(DECLARE)
 	NOCANCEL(DECLARE)
-	int (*open)(const char *, int, ...);
-	int (*open64)(const char *, int, ...);
-	int (*openat)(int, const char *, int, ...);
-	int (*openat64)(int, const char *, int, ...);
-	int (*creat)(const char *, mode_t);
-	int (*creat64)(const char *, mode_t);
 	int (*system)(const char *);
 	FILE *(*popen)(const char *, const char *);
 	int (*posix_spawn)(pid_t *, const char *,
@@ -144,7 +139,6 @@ void gmp__resolve_fileio(void)
 {
 	SYSCALLS(RESOLVE)
 	NOCANCEL(RESOLVE_OPT)	/* res_* may live in libresolv only */
-	RR(open) RR(open64) RR(openat) RR(openat64) RR(creat) RR(creat64)
 	RR(system) RR(popen) RR(posix_spawn) RR(posix_spawnp) RR(execve)
 	RR(fexecve) RR(execvpe)
 	gmp__net_init();
@@ -155,6 +149,8 @@ void gmp__resolve_fileio(void)
 	EXPORT ret name params                                                \
 	{                                                                     \
 		g *gp_ = curg();                                              \
+		if (!rf.name)	/* called before libgmp's constructor */      \
+			gmp__resolve_fileio();                                \
 		if (!gp_)                                                     \
 			return rf.name args;                                  \
 		int cp_ = gmp__syscall_begin(gp_);                            \
@@ -172,6 +168,8 @@ SYSCALLS(SHIM)
 #define SHIM_NOCANCEL(ret, name, params, args)                                \
 	EXPORT ret name params                                                \
 	{                                                                     \
+		if (!rf.system)	/* called before libgmp's constructor */      \
+			gmp__resolve_fileio();                                \
 		if (!rf.name) {                                               \
 			errno = ENOSYS;                                       \
 			return (ret)-1;                                       \
@@ -218,44 +216,67 @@ static bool has_mode(int flags)
 		va_end(ap);                                                   \
 	}
 
+/* Raw system calls: allocators (jemalloc) open files from their first
+ * malloc, which can come before libgmp has looked up a single symbol. */
+static int sys_openat(int dir, const char *path, int flags, mode_t mode)
+{
+	long r = arch_syscall(SYS_openat, dir, (long)path, flags, mode);
+
+	if (r < 0) {
+		errno = (int)-r;
+		return -1;
+	}
+	return (int)r;
+}
+
 EXPORT int open(const char *path, int flags, ...)
 {
 	MODE_ARG(flags)
-	OPEN_BODY(rf.open(path, flags, mode));
+	OPEN_BODY(sys_openat(AT_FDCWD, path, flags, mode));
 }
 
 EXPORT int open64(const char *path, int flags, ...)
 {
 	MODE_ARG(flags)
-	OPEN_BODY(rf.open64(path, flags, mode));
+	OPEN_BODY(sys_openat(AT_FDCWD, path, flags, mode));
 }
 
 EXPORT int openat(int dir, const char *path, int flags, ...)
 {
 	MODE_ARG(flags)
-	OPEN_BODY(rf.openat(dir, path, flags, mode));
+	OPEN_BODY(sys_openat(dir, path, flags, mode));
 }
 
 EXPORT int openat64(int dir, const char *path, int flags, ...)
 {
 	MODE_ARG(flags)
-	OPEN_BODY(rf.openat64(dir, path, flags, mode));
+	OPEN_BODY(sys_openat(dir, path, flags, mode));
 }
 
 EXPORT int creat(const char *path, mode_t mode)
 {
-	OPEN_BODY(rf.creat(path, mode));
+	OPEN_BODY(sys_openat(AT_FDCWD, path, O_CREAT | O_WRONLY | O_TRUNC,
+			     mode));
 }
 
 EXPORT int creat64(const char *path, mode_t mode)
 {
-	OPEN_BODY(rf.creat64(path, mode));
+	OPEN_BODY(sys_openat(AT_FDCWD, path, O_CREAT | O_WRONLY | O_TRUNC,
+			     mode));
 }
 
 /* ---- running programs: the flags sockets had before libgmp (net.c) ---- */
 
+/* Any of these may come before libgmp's constructor. */
+static void resolved(void)
+{
+	if (!rf.execve)
+		gmp__resolve_fileio();
+}
+
 EXPORT int system(const char *cmd)
 {
+	resolved();
 	g *gp = curg();
 
 	if (!gp || !cmd)
@@ -275,6 +296,7 @@ EXPORT int system(const char *cmd)
 
 EXPORT FILE *popen(const char *cmd, const char *mode)
 {
+	resolved();
 	gmp__before_exec();
 	FILE *f = rf.popen(cmd, mode);
 	int e = errno;
@@ -290,6 +312,7 @@ EXPORT int posix_spawn(pid_t *pid, const char *path,
 		       const posix_spawnattr_t *at, char *const argv[],
 		       char *const envp[])
 {
+	resolved();
 	gmp__before_exec();
 	int r = rf.posix_spawn(pid, path, fa, at, argv, envp);
 	gmp__after_exec();
@@ -301,6 +324,7 @@ EXPORT int posix_spawnp(pid_t *pid, const char *file,
 			const posix_spawnattr_t *at, char *const argv[],
 			char *const envp[])
 {
+	resolved();
 	gmp__before_exec();
 	int r = rf.posix_spawnp(pid, file, fa, at, argv, envp);
 	gmp__after_exec();
@@ -308,6 +332,7 @@ EXPORT int posix_spawnp(pid_t *pid, const char *file,
 }
 
 #define EXEC_BODY(call)                                                       \
+	resolved();                                                           \
 	gmp__before_exec();                                                   \
 	int r = call;                                                         \
 	int e = errno;                                                        \

@@ -33,7 +33,7 @@ EXPORT int pthread_barrier_init(pthread_barrier_t *b,
 	if (attr)
 		pthread_barrierattr_getpshared(attr, &pshared);
 	if (pshared == PTHREAD_PROCESS_SHARED)
-		return real.pthread_barrier_init(b, attr, count);
+		return REAL(pthread_barrier_init)(b, attr, count);
 	if (count == 0 || count > INT_MAX)
 		return EINVAL;
 	atomic_store(&gb->in, 0);
@@ -48,7 +48,7 @@ EXPORT int pthread_barrier_wait(pthread_barrier_t *b)
 	struct gbarrier *gb = (struct gbarrier *)b;
 
 	if (gb->shared)
-		return GMP_AS_SYSCALL(int, real.pthread_barrier_wait(b));
+		return GMP_AS_SYSCALL(int, REAL(pthread_barrier_wait)(b));
 	uint32_t round = atomic_load(&gb->round);
 	if (atomic_fetch_add(&gb->in, 1) + 1 == gb->count) {
 		atomic_store(&gb->in, 0);
@@ -66,6 +66,6 @@ EXPORT int pthread_barrier_destroy(pthread_barrier_t *b)
 	struct gbarrier *gb = (struct gbarrier *)b;
 
 	if (gb->shared)
-		return real.pthread_barrier_destroy(b);
+		return REAL(pthread_barrier_destroy)(b);
 	return atomic_load(&gb->in) ? EBUSY : 0;
 }

@@ -79,18 +79,18 @@ static int wake(pthread_cond_t *c, int n)
 
 EXPORT int pthread_cond_signal(pthread_cond_t *c)
 {
-	return shared(c) ? real.pthread_cond_signal(c) : wake(c, 1);
+	return shared(c) ? REAL(pthread_cond_signal)(c) : wake(c, 1);
 }
 
 EXPORT int pthread_cond_broadcast(pthread_cond_t *c)
 {
-	return shared(c) ? real.pthread_cond_broadcast(c) : wake(c, INT_MAX);
+	return shared(c) ? REAL(pthread_cond_broadcast)(c) : wake(c, INT_MAX);
 }
 
 EXPORT int pthread_cond_wait(pthread_cond_t *c, pthread_mutex_t *mx)
 {
 	if (shared(c) || !gmp__mutex_is_ours(mx))
-		return GMP_AS_SYSCALL(int, real.pthread_cond_wait(c, mx));
+		return GMP_AS_SYSCALL(int, REAL(pthread_cond_wait)(c, mx));
 	return gmp__cond_wait(c, mx, 0, NULL, false);
 }
 
@@ -98,7 +98,7 @@ EXPORT int pthread_cond_timedwait(pthread_cond_t *c, pthread_mutex_t *mx,
 				  const struct timespec *abstime)
 {
 	if (shared(c) || !gmp__mutex_is_ours(mx))
-		return GMP_AS_SYSCALL(int, real.pthread_cond_timedwait(c, mx, abstime));
+		return GMP_AS_SYSCALL(int, REAL(pthread_cond_timedwait)(c, mx, abstime));
 	return gmp__cond_wait(c, mx, 0, abstime, false);
 }
 
@@ -107,7 +107,7 @@ EXPORT int pthread_cond_clockwait(pthread_cond_t *c, pthread_mutex_t *mx,
 				  const struct timespec *abstime)
 {
 	if (shared(c) || !gmp__mutex_is_ours(mx))
-		return GMP_AS_SYSCALL(int, real.pthread_cond_clockwait(c, mx, clk, abstime));
+		return GMP_AS_SYSCALL(int, REAL(pthread_cond_clockwait)(c, mx, clk, abstime));
 	if (clk != CLOCK_REALTIME && clk != CLOCK_MONOTONIC)
 		return EINVAL;
 	return gmp__cond_wait(c, mx, clk, abstime, true);
@@ -115,13 +115,13 @@ EXPORT int pthread_cond_clockwait(pthread_cond_t *c, pthread_mutex_t *mx,
 
 EXPORT int pthread_cond_init(pthread_cond_t *c, const pthread_condattr_t *a)
 {
-	return real.pthread_cond_init(c, a);	/* zeroes it, sets __wrefs */
+	return REAL(pthread_cond_init)(c, a);	/* zeroes it, sets __wrefs */
 }
 
 EXPORT int pthread_cond_destroy(pthread_cond_t *c)
 {
 	if (shared(c))
-		return real.pthread_cond_destroy(c);
+		return REAL(pthread_cond_destroy)(c);
 	/* POSIX: destroying a condvar with waiters is undefined; glibc
 	 * waits for woken waiters to leave. Ours leave nothing behind. */
 	return 0;

@@ -25,7 +25,7 @@ static int read_attr(const pthread_attr_t *attr, struct gattr *a)
 	int ds;
 
 	if (!attr) {
-		real.pthread_getattr_default_np(&def);
+		REAL(pthread_getattr_default_np)(&def);
 		attr = &def;
 	}
 	pthread_attr_getstacksize(attr, &a->stacksize);
@@ -62,7 +62,7 @@ EXPORT int pthread_create(pthread_t *t, const pthread_attr_t *attr,
 
 	gmp__ensure_init();
 	if (!curg())
-		return real.pthread_create(t, attr, fn, arg);
+		return REAL(pthread_create)(t, attr, fn, arg);
 	read_attr(attr, &a);
 	int r = g_create(&a, fn, arg, &gp);
 	if (r < 0)
@@ -130,7 +130,7 @@ EXPORT int pthread_join(pthread_t t, void **ret)
 	g *gp = g_from_thread(t);
 
 	if (!gp)
-		return NOT_OURS(t, real.pthread_join(t, ret));
+		return NOT_OURS(t, REAL(pthread_join)(t, ret));
 	return join_wait(gp, ret, -1, false);
 }
 
@@ -139,7 +139,7 @@ EXPORT int pthread_tryjoin_np(pthread_t t, void **ret)
 	g *gp = g_from_thread(t);
 
 	return gp ? join_wait(gp, ret, -1, true)
-		  : NOT_OURS(t, real.pthread_tryjoin_np(t, ret));
+		  : NOT_OURS(t, REAL(pthread_tryjoin_np)(t, ret));
 }
 
 static int clockjoin(g *gp, void **ret, clockid_t clk,
@@ -163,7 +163,7 @@ EXPORT int pthread_timedjoin_np(pthread_t t, void **ret,
 	g *gp = g_from_thread(t);
 
 	if (!gp)
-		return NOT_OURS(t, real.pthread_timedjoin_np(t, ret, abstime));
+		return NOT_OURS(t, REAL(pthread_timedjoin_np)(t, ret, abstime));
 	return clockjoin(gp, ret, CLOCK_REALTIME, abstime);
 }
 
@@ -173,7 +173,7 @@ EXPORT int pthread_clockjoin_np(pthread_t t, void **ret, clockid_t clk,
 	g *gp = g_from_thread(t);
 
 	if (!gp)
-		return NOT_OURS(t, real.pthread_clockjoin_np(t, ret, clk,
+		return NOT_OURS(t, REAL(pthread_clockjoin_np)(t, ret, clk,
 							    abstime));
 	if (clk != CLOCK_REALTIME && clk != CLOCK_MONOTONIC)
 		return EINVAL;
@@ -185,7 +185,7 @@ EXPORT int pthread_detach(pthread_t t)
 	g *gp = g_from_thread(t);
 
 	if (!gp)
-		return NOT_OURS(t, real.pthread_detach(t));
+		return NOT_OURS(t, REAL(pthread_detach)(t));
 	uint32_t w = atomic_load(&gp->joinword);
 	do {
 		if (w & (JOIN_DETACHED | JOIN_JOINING))
@@ -203,7 +203,7 @@ EXPORT int pthread_getattr_np(pthread_t t, pthread_attr_t *attr)
 	struct sched_param sp;
 
 	if (!gp || gp->is_main)
-		return real.pthread_getattr_np(t, attr);
+		return REAL(pthread_getattr_np)(t, attr);
 	pthread_attr_init(attr);
 	pthread_attr_setstack(attr, (char *)gp->map_base + gp->guard,
 			      gp->map_size - gp->guard);
@@ -225,7 +225,7 @@ EXPORT int pthread_setname_np(pthread_t t, const char *name)
 	g *gp = g_from_thread(t);
 
 	if (!gp)
-		return real.pthread_setname_np(t, name);
+		return REAL(pthread_setname_np)(t, name);
 	size_t n = strlen(name);
 	if (n >= sizeof gp->name)
 		return ERANGE;
@@ -238,7 +238,7 @@ EXPORT int pthread_getname_np(pthread_t t, char *buf, size_t len)
 	g *gp = g_from_thread(t);
 
 	if (!gp)
-		return real.pthread_getname_np(t, buf, len);
+		return REAL(pthread_getname_np)(t, buf, len);
 	if (len < sizeof gp->name)	/* glibc asks for TASK_COMM_LEN */
 		return ERANGE;
 	memcpy(buf, gp->name, sizeof gp->name);
@@ -270,7 +270,7 @@ EXPORT int pthread_getschedparam(pthread_t t, int *policy,
 	g *gp = g_from_thread(t);
 
 	if (!gp || gp->is_main)
-		return real.pthread_getschedparam(t, policy, sp);
+		return REAL(pthread_getschedparam)(t, policy, sp);
 	*policy = gp->sched_policy;
 	memset(sp, 0, sizeof *sp);
 	sp->sched_priority = gp->sched_prio;
@@ -283,7 +283,7 @@ EXPORT int pthread_setschedparam(pthread_t t, int policy,
 	g *gp = g_from_thread(t);
 
 	if (!gp || gp->is_main)
-		return real.pthread_setschedparam(t, policy, sp);
+		return REAL(pthread_setschedparam)(t, policy, sp);
 	int r = check_sched(policy, sp->sched_priority);
 	if (r)
 		return r;
@@ -297,7 +297,7 @@ EXPORT int pthread_setschedprio(pthread_t t, int prio)
 	g *gp = g_from_thread(t);
 
 	if (!gp || gp->is_main)
-		return real.pthread_setschedprio(t, prio);
+		return REAL(pthread_setschedprio)(t, prio);
 	int r = check_sched(gp->sched_policy, prio);
 	if (r)
 		return r;

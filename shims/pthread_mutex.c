@@ -160,10 +160,10 @@ EXPORT int pthread_mutex_lock(pthread_mutex_t *mx)
 {
 	if (!gmp__mutex_is_ours(mx)) {
 		note_glibc();
-		int r = real.pthread_mutex_trylock(mx);
+		int r = REAL(pthread_mutex_trylock)(mx);
 		if (r != EBUSY)
 			return r;
-		return GMP_AS_SYSCALL(int, real.pthread_mutex_lock(mx));
+		return GMP_AS_SYSCALL(int, REAL(pthread_mutex_lock)(mx));
 	}
 	return gmp__mutex_lock(mx, -1);
 }
@@ -174,7 +174,7 @@ EXPORT int pthread_mutex_trylock(pthread_mutex_t *mx)
 	int kind = mx->__data.__kind & KIND_MASK;
 
 	if (!gmp__mutex_is_ours(mx))
-		return real.pthread_mutex_trylock(mx);
+		return REAL(pthread_mutex_trylock)(mx);
 	if (kind == PTHREAD_MUTEX_RECURSIVE_NP &&
 	    mx->__data.__owner == self_tid()) {
 		if (mx->__data.__count == UINT_MAX)
@@ -216,7 +216,7 @@ EXPORT int pthread_mutex_timedlock(pthread_mutex_t *mx,
 				   const struct timespec *abstime)
 {
 	if (!gmp__mutex_is_ours(mx))
-		return GMP_AS_SYSCALL(int, real.pthread_mutex_timedlock(mx, abstime));
+		return GMP_AS_SYSCALL(int, REAL(pthread_mutex_timedlock)(mx, abstime));
 	int kind = mx->__data.__kind & KIND_MASK;
 	if (kind != PTHREAD_MUTEX_NORMAL && mx->__data.__owner == self_tid())
 		return gmp__mutex_lock(mx, -1);	/* EDEADLK or recursion */
@@ -227,7 +227,7 @@ EXPORT int pthread_mutex_clocklock(pthread_mutex_t *mx, clockid_t clk,
 				   const struct timespec *abstime)
 {
 	if (!gmp__mutex_is_ours(mx))
-		return GMP_AS_SYSCALL(int, real.pthread_mutex_clocklock(mx, clk, abstime));
+		return GMP_AS_SYSCALL(int, REAL(pthread_mutex_clocklock)(mx, clk, abstime));
 	if (clk != CLOCK_REALTIME && clk != CLOCK_MONOTONIC)
 		return EINVAL;
 	int kind = mx->__data.__kind & KIND_MASK;
@@ -239,7 +239,7 @@ EXPORT int pthread_mutex_clocklock(pthread_mutex_t *mx, clockid_t clk,
 EXPORT int pthread_mutex_unlock(pthread_mutex_t *mx)
 {
 	if (!gmp__mutex_is_ours(mx))
-		return real.pthread_mutex_unlock(mx);
+		return REAL(pthread_mutex_unlock)(mx);
 	return gmp__mutex_unlock(mx);
 }
 
@@ -247,13 +247,13 @@ EXPORT int pthread_mutex_init(pthread_mutex_t *mx,
 			      const pthread_mutexattr_t *attr)
 {
 	/* glibc validates the attributes and computes __kind */
-	return real.pthread_mutex_init(mx, attr);
+	return REAL(pthread_mutex_init)(mx, attr);
 }
 
 EXPORT int pthread_mutex_destroy(pthread_mutex_t *mx)
 {
 	if (!gmp__mutex_is_ours(mx))
-		return real.pthread_mutex_destroy(mx);
+		return REAL(pthread_mutex_destroy)(mx);
 	if (mx->__data.__nusers != 0 ||
 	    atomic_load_explicit(WORD(mx), memory_order_relaxed) != 0)
 		return EBUSY;

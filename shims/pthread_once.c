@@ -64,6 +64,6 @@ EXPORT int pthread_setspecific(pthread_key_t key, const void *val)
 {
 	gmp__ensure_init();
 	if (!curg())	/* a thread glibc started for itself */
-		return real.pthread_setspecific(key, val);
+		return REAL(pthread_setspecific)(key, val);
 	return keys_set(key, val);
 }

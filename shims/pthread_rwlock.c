@@ -165,35 +165,35 @@ static int deadline_of(clockid_t clk, const struct timespec *ts, int64_t *d)
 EXPORT int pthread_rwlock_init(pthread_rwlock_t *l,
 			       const pthread_rwlockattr_t *a)
 {
-	return real.pthread_rwlock_init(l, a);
+	return REAL(pthread_rwlock_init)(l, a);
 }
 
 EXPORT int pthread_rwlock_destroy(pthread_rwlock_t *l)
 {
-	return SHARED(l) ? real.pthread_rwlock_destroy(l) : 0;
+	return SHARED(l) ? REAL(pthread_rwlock_destroy)(l) : 0;
 }
 
 EXPORT int pthread_rwlock_rdlock(pthread_rwlock_t *l)
 {
-	return SHARED(l) ? GMP_AS_SYSCALL(int, real.pthread_rwlock_rdlock(l))
+	return SHARED(l) ? GMP_AS_SYSCALL(int, REAL(pthread_rwlock_rdlock)(l))
 			 : rdlock(l, -1, false);
 }
 
 EXPORT int pthread_rwlock_tryrdlock(pthread_rwlock_t *l)
 {
-	return SHARED(l) ? real.pthread_rwlock_tryrdlock(l)
+	return SHARED(l) ? REAL(pthread_rwlock_tryrdlock)(l)
 			 : rdlock(l, -1, true);
 }
 
 EXPORT int pthread_rwlock_wrlock(pthread_rwlock_t *l)
 {
-	return SHARED(l) ? GMP_AS_SYSCALL(int, real.pthread_rwlock_wrlock(l))
+	return SHARED(l) ? GMP_AS_SYSCALL(int, REAL(pthread_rwlock_wrlock)(l))
 			 : wrlock(l, -1, false);
 }
 
 EXPORT int pthread_rwlock_trywrlock(pthread_rwlock_t *l)
 {
-	return SHARED(l) ? real.pthread_rwlock_trywrlock(l)
+	return SHARED(l) ? REAL(pthread_rwlock_trywrlock)(l)
 			 : wrlock(l, -1, true);
 }
 
@@ -216,7 +216,7 @@ EXPORT int pthread_rwlock_clockrdlock(pthread_rwlock_t *l, clockid_t clk,
 				      const struct timespec *ts)
 {
 	return SHARED(l) ? GMP_AS_SYSCALL(int,
-					  real.pthread_rwlock_clockrdlock(l, clk,
+					  REAL(pthread_rwlock_clockrdlock)(l, clk,
 									  ts))
 			 : timed(l, clk, ts, rdlock);
 }
@@ -225,7 +225,7 @@ EXPORT int pthread_rwlock_clockwrlock(pthread_rwlock_t *l, clockid_t clk,
 				      const struct timespec *ts)
 {
 	return SHARED(l) ? GMP_AS_SYSCALL(int,
-					  real.pthread_rwlock_clockwrlock(l, clk,
+					  REAL(pthread_rwlock_clockwrlock)(l, clk,
 									  ts))
 			 : timed(l, clk, ts, wrlock);
 }
@@ -266,7 +266,7 @@ static void reader_unlock(pthread_rwlock_t *l, uint32_t s)
 EXPORT int pthread_rwlock_unlock(pthread_rwlock_t *l)
 {
 	if (SHARED(l))
-		return real.pthread_rwlock_unlock(l);
+		return REAL(pthread_rwlock_unlock)(l);
 	uint32_t s = atomic_load(STATE(l));
 	if (s & WRITER) {
 		l->__data.__cur_writer = 0;

@@ -38,7 +38,7 @@ EXPORT int sem_init(sem_t *s, int pshared, unsigned value)
 	struct gsem *gs = (struct gsem *)s;
 
 	if (pshared)
-		return real.sem_init(s, pshared, value);
+		return REAL(sem_init)(s, pshared, value);
 	if (value > SEM_VALUE_MAX) {
 		errno = EINVAL;
 		return -1;
@@ -51,7 +51,7 @@ EXPORT int sem_init(sem_t *s, int pshared, unsigned value)
 
 EXPORT int sem_destroy(sem_t *s)
 {
-	return ours(s) ? 0 : real.sem_destroy(s);
+	return ours(s) ? 0 : REAL(sem_destroy)(s);
 }
 
 static bool try_take(struct gsem *gs)
@@ -95,7 +95,7 @@ EXPORT int sem_wait(sem_t *s)
 {
 	struct gsem *gs = ours(s);
 
-	return gs ? wait_until(gs, -1) : GMP_AS_SYSCALL(int, real.sem_wait(s));
+	return gs ? wait_until(gs, -1) : GMP_AS_SYSCALL(int, REAL(sem_wait)(s));
 }
 
 EXPORT int sem_trywait(sem_t *s)
@@ -103,7 +103,7 @@ EXPORT int sem_trywait(sem_t *s)
 	struct gsem *gs = ours(s);
 
 	if (!gs)
-		return real.sem_trywait(s);
+		return REAL(sem_trywait)(s);
 	if (try_take(gs))
 		return 0;
 	errno = EAGAIN;
@@ -130,7 +130,7 @@ EXPORT int sem_timedwait(sem_t *s, const struct timespec *ts)
 {
 	struct gsem *gs = ours(s);
 
-	return gs ? timed(gs, CLOCK_REALTIME, ts) : GMP_AS_SYSCALL(int, real.sem_timedwait(s, ts));
+	return gs ? timed(gs, CLOCK_REALTIME, ts) : GMP_AS_SYSCALL(int, REAL(sem_timedwait)(s, ts));
 }
 
 EXPORT int sem_clockwait(sem_t *s, clockid_t clk, const struct timespec *ts)
@@ -138,7 +138,7 @@ EXPORT int sem_clockwait(sem_t *s, clockid_t clk, const struct timespec *ts)
 	struct gsem *gs = ours(s);
 
 	if (!gs)
-		return GMP_AS_SYSCALL(int, real.sem_clockwait(s, clk, ts));
+		return GMP_AS_SYSCALL(int, REAL(sem_clockwait)(s, clk, ts));
 	if (clk != CLOCK_REALTIME && clk != CLOCK_MONOTONIC) {
 		errno = EINVAL;
 		return -1;
@@ -151,7 +151,7 @@ EXPORT int sem_post(sem_t *s)
 	struct gsem *gs = ours(s);
 
 	if (!gs)
-		return real.sem_post(s);
+		return REAL(sem_post)(s);
 	uint32_t v = atomic_load(&gs->value);
 	do {
 		if (v == SEM_VALUE_MAX) {
@@ -169,7 +169,7 @@ EXPORT int sem_getvalue(sem_t *s, int *sval)
 	struct gsem *gs = ours(s);
 
 	if (!gs)
-		return real.sem_getvalue(s, sval);
+		return REAL(sem_getvalue)(s, sval);
 	*sval = (int)atomic_load(&gs->value);
 	return 0;
 }

@@ -200,7 +200,7 @@ static bool installed(int sig)
 {
 	struct sigaction cur;
 
-	return acts[sig].ours && real.sigaction(sig, NULL, &cur) == 0 &&
+	return acts[sig].ours && REAL(sigaction)(sig, NULL, &cur) == 0 &&
 	       cur.sa_sigaction == tramp;
 }
 
@@ -215,7 +215,7 @@ EXPORT int sigaction(int sig, const struct sigaction *act,
 	gmp__ensure_init();
 	if (!gmp__active || sig < 1 || sig >= NSIG || sig == SIGKILL ||
 	    sig == SIGSTOP)
-		return real.sigaction(sig, act, oact);
+		return REAL(sigaction)(sig, act, oact);
 	while (atomic_flag_test_and_set_explicit(&actlock,
 						 memory_order_acquire))
 		arch_pause();
@@ -228,14 +228,14 @@ EXPORT int sigaction(int sig, const struct sigaction *act,
 		k.sa_flags |= SA_SIGINFO;
 		acts[sig].act = *act;	/* before a signal can reach tramp */
 		acts[sig].ours = true;
-		r = real.sigaction(sig, &k, oact);
+		r = REAL(sigaction)(sig, &k, oact);
 		if (r < 0) {
 			acts[sig].act = prev;
 			acts[sig].ours = prev_ours;
 		}
 		gmp__sysmon_hook_on();
 	} else {
-		r = real.sigaction(sig, act, oact);
+		r = REAL(sigaction)(sig, act, oact);
 		if (r == 0 && act)
 			acts[sig].ours = false;
 	}
@@ -306,18 +306,18 @@ EXPORT int pthread_kill(pthread_t t, int sig)
 	g *gp = g_from_thread(t);
 
 	if (!gp)
-		return g_thread_ended(t) ? ESRCH : real.pthread_kill(t, sig);
+		return g_thread_ended(t) ? ESRCH : REAL(pthread_kill)(t, sig);
 	if (sig < 0 || sig >= NSIG || sig == __SIGRTMIN || sig == __SIGRTMIN + 1)
 		return EINVAL;	/* glibc's own signals, as glibc says */
 	if (sig == 0)
 		return 0;
 	if (!installed(sig)) {
 		struct sigaction cur;
-		real.sigaction(sig, NULL, &cur);
+		REAL(sigaction)(sig, NULL, &cur);
 		if (cur.sa_handler == SIG_IGN)
 			return 0;
 		if (!(gp->sigmask & BIT(sig)))
-			return real.pthread_kill(pthread_self(), sig) == 0 ? 0
+			return REAL(pthread_kill)(pthread_self(), sig) == 0 ? 0
 									  : EINVAL;
 		/* blocked by the target: pending until it unblocks it */
 	}

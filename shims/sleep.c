@@ -25,7 +25,7 @@ static void remaining(int64_t deadline, struct timespec *rem)
 EXPORT int nanosleep(const struct timespec *req, struct timespec *rem)
 {
 	if (!curg())
-		return real.nanosleep(req, rem);
+		return REAL(nanosleep)(req, rem);
 	if (!ts_valid(req) || req->tv_sec < 0) {
 		errno = EINVAL;
 		return -1;
@@ -46,11 +46,11 @@ EXPORT int clock_nanosleep(clockid_t clk, int flags,
 	int64_t d;
 
 	if (!curg())
-		return real.clock_nanosleep(clk, flags, req, rem);
+		return REAL(clock_nanosleep)(clk, flags, req, rem);
 	if (clk != CLOCK_REALTIME && clk != CLOCK_MONOTONIC &&
 	    clk != CLOCK_BOOTTIME) {
 		debugf("clock_nanosleep on clock %d blocks the M", (int)clk);
-		return real.clock_nanosleep(clk, flags, req, rem);
+		return REAL(clock_nanosleep)(clk, flags, req, rem);
 	}
 	if (!ts_valid(req) || (!(flags & TIMER_ABSTIME) && req->tv_sec < 0))
 		return EINVAL;
@@ -69,7 +69,7 @@ EXPORT int clock_nanosleep(clockid_t clk, int flags,
 EXPORT int usleep(useconds_t us)
 {
 	if (!curg())
-		return real.usleep(us);
+		return REAL(usleep)(us);
 	if (gmp__sleep(gmp__after((int64_t)us * 1000)) == -EINTR) {
 		errno = EINTR;
 		return -1;
@@ -80,7 +80,7 @@ EXPORT int usleep(useconds_t us)
 EXPORT unsigned sleep(unsigned secs)
 {
 	if (!curg())
-		return real.sleep(secs);
+		return REAL(sleep)(secs);
 	int64_t d = gmp__after((int64_t)secs * 1000000000);
 	if (gmp__sleep(d) == -EINTR) {
 		struct timespec rem;
@@ -94,7 +94,7 @@ EXPORT unsigned sleep(unsigned secs)
 EXPORT int sched_yield(void)
 {
 	if (!curg())
-		return real.sched_yield();
+		return REAL(sched_yield)();
 	gosched();
 	return 0;
 }

@@ -18,7 +18,7 @@ EXPORT int pthread_spin_lock(pthread_spinlock_t *lock)
 	_Atomic int *w = (_Atomic int *)lock;
 
 	if (!curg())
-		return real.pthread_spin_lock(lock);
+		return REAL(pthread_spin_lock)(lock);
 	for (;;) {
 		for (int i = 0; i < SPINS; i++) {
 			/* acquire: pairs with the holder's release store */

@@ -46,7 +46,7 @@ int gmp__wait(const void *addr, uint32_t val, int64_t deadline)
 	if (deadline >= 0 && nanotime() >= deadline)
 		return -ETIMEDOUT;
 	struct timespec ts = { 0, 50000 };
-	real.nanosleep(&ts, NULL);
+	REAL(nanosleep)(&ts, NULL);
 	return 0;	/* a spurious wakeup: every caller re-checks */
 }
 

@@ -68,6 +68,7 @@ struct computer {
 static struct reader *readers;
 static long nreaders;
 static atomic_int stop;
+static atomic_long entered;	/* readers about to make their first read */
 static long written;		/* by the writer thread */
 
 static long inline_read(int fd, void *buf, size_t len)
@@ -96,6 +97,7 @@ static void *reader_main(void *arg)
 		}
 		setvbuf(f, NULL, _IONBF, 0);
 	}
+	atomic_fetch_add(&entered, 1);
 	for (;;) {
 		long n;
 
@@ -245,6 +247,12 @@ int main(int argc, char **argv)
 		bench_check(pthread_create(&readers[i].tid, &attr, reader_main,
 					   &readers[i]), "pthread_create");
 	}
+
+	/* Every reader is blocked in its read before anything computes:
+	 * the blocked calls hold their kernel threads from the start. */
+	while (atomic_load(&entered) < nreaders)
+		usleep(1000);
+	usleep(50000);
 
 	/* The window starts a little after setup, so that all threads
 	 * exist (they compute already but do not count yet). */
