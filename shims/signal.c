@@ -650,11 +650,53 @@ EXPORT int sigsuspend(const sigset_t *mask)
 		return (int)arch_syscall(SYS_rt_sigsuspend, (long)mask, 8, 0,
 					 0);
 	int cp = gmp__syscall_begin(gp);
+	/* while it waits, its mask is the call's: pthread_kill of a signal
+	 * it lets through kicks it (its SIGCANCEL handler runs the handler
+	 * and the wait ends with EINTR) */
+	uint64_t was = gp->sigmask;
+	memcpy(&gp->sigmask, mask, sizeof gp->sigmask);
 	bool in = entersyscall();
 	long r = arch_syscall(SYS_rt_sigsuspend, (long)mask, 8, 0, 0);
+	gp->sigmask = was;	/* before a switch may apply it elsewhere */
 	if (in)
 		exitsyscall();
 	gmp__syscall_end(gp, cp, r == -EINTR);
 	errno = (int)-r;
 	return -1;
 }
+
+/* The System V and BSD mask calls: glibc's change the mask with its
+ * internal sigprocmask, which libgmp would not see. */
+static int one_sig(int how, int sig)
+{
+	sigset_t set;
+
+	sigemptyset(&set);
+	if (sigaddset(&set, sig) < 0)
+		return -1;
+	return sigprocmask(how, &set, NULL);
+}
+
+EXPORT int sighold(int sig)
+{
+	return one_sig(SIG_BLOCK, sig);
+}
+
+EXPORT int sigrelse(int sig)
+{
+	return one_sig(SIG_UNBLOCK, sig);
+}
+
+/* XSI sigpause: wait with sig removed from the mask. (glibc's BSD
+ * sigpause, with a mask argument, is left alone: <signal.h> binds
+ * sigpause to this one under every feature set but the oldest.) */
+int __xpg_sigpause(int sig);
+EXPORT int __xpg_sigpause(int sig)
+{
+	sigset_t set;
+
+	if (sigprocmask(SIG_BLOCK, NULL, &set) < 0 || sigdelset(&set, sig) < 0)
+		return -1;
+	return sigsuspend(&set);
+}
+
