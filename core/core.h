@@ -645,6 +645,8 @@ struct pd {
  * mmap, once per 4096 fds; never freed. */
 struct pd *pd_get(int fd, bool create);
 int pd_maxfd(void);
+/* Call fn on every pd that exists. Context: any. */
+void pd_foreach(void (*fn)(int fd, struct pd *pd, void *arg), void *arg);
 /* Register fd for edge-triggered readiness (again): an event is queued
  * now if it is ready. 0, or -errno (-EPERM: fd cannot be polled).
  * Context: any. */

@@ -217,19 +217,31 @@ static int instance(void)
 	return r < 0 ? r : atomic_load(&np.epfd);
 }
 
-/* Every waiter re-arms: after the instance was replaced. */
-static void wake_everyone(void)
+void pd_foreach(void (*fn)(int fd, struct pd *pd, void *arg), void *arg)
 {
 	int max = pd_maxfd();
 
 	for (int fd = 0; fd <= max; fd++) {
 		struct pd *pd = pd_get(fd, false);
-		if (!pd) {
+		if (!pd) {	/* a whole chunk never made */
 			fd |= PD_CHUNK - 1;
 			continue;
 		}
-		pd_ready(pd, EPOLLIN | EPOLLOUT);
+		fn(fd, pd, arg);
 	}
+}
+
+static void wake_one(int fd, struct pd *pd, void *arg)
+{
+	(void)fd;
+	(void)arg;
+	pd_ready(pd, EPOLLIN | EPOLLOUT);
+}
+
+/* Every waiter re-arms: after the instance was replaced. */
+static void wake_everyone(void)
+{
+	pd_foreach(wake_one, NULL);
 }
 
 bool netpoll_fd_taken(int fd)
@@ -392,6 +404,17 @@ int netpoll_poll_now(void)
 	return n ? netpoll_dispatch(ev, n) : 0;
 }
 
+static void pd_afterfork(int fd, struct pd *pd, void *arg)
+{
+	(void)fd;
+	(void)arg;
+	pd->lock.key = 0;
+	atomic_store(&pd->pollers, NULL);	/* their Gs are gone */
+	atomic_store(&pd->armed, 0);	/* registered in the parent's */
+	atomic_store(&pd->nwait[0], 0);
+	atomic_store(&pd->nwait[1], 0);
+}
+
 void netpoll_afterfork(void)
 {
 	/* the instance is shared with the parent: make our own */
@@ -407,17 +430,5 @@ void netpoll_afterfork(void)
 	atomic_store(&np.broken, 0);
 	atomic_store(&netpoll_waiters, 0);
 	atomic_store(&netpoll_lastpoll, 1);
-	int max = pd_maxfd();
-	for (int fd = 0; fd <= max; fd++) {
-		struct pd *pd = pd_get(fd, false);
-		if (!pd) {
-			fd |= PD_CHUNK - 1;
-			continue;
-		}
-		pd->lock.key = 0;
-		atomic_store(&pd->pollers, NULL);	/* their Gs are gone */
-		atomic_store(&pd->armed, 0);	/* registered in the parent's */
-		atomic_store(&pd->nwait[0], 0);
-		atomic_store(&pd->nwait[1], 0);
-	}
+	pd_foreach(pd_afterfork, NULL);
 }

@@ -400,15 +400,8 @@ static long vio(g *gp, int fd, struct pd *pd, int kind, int dir,
 		done += (size_t)r;
 		if (!all || done >= total || (r == 0 && !dir))
 			break;
-		if (kind == K_SOCK && !dir) {
-			/* MSG_WAITALL: only streams wait for more */
-			int type = 0;
-			socklen_t l = sizeof type;
-			getsockopt(fd, SOL_SOCKET, SO_TYPE, &type, &l);
-			if (type != SOCK_STREAM)
-				break;
-		}
-		if (kind == K_SOCK && dir && done == (size_t)r) {
+		if (kind == K_SOCK && !rest) {
+			/* only a stream moves the rest (a send, MSG_WAITALL) */
 			int type = 0;
 			socklen_t l = sizeof type;
 			getsockopt(fd, SOL_SOCKET, SO_TYPE, &type, &l);
@@ -1060,28 +1053,34 @@ EXPORT int ioctl(int fd, unsigned long req, ...)
 /* Owned sockets that survive an exec get their real O_NONBLOCK back to
  * the program's view (on = false), and lose it again after a spawn or a
  * failed exec (on = true). */
+struct flags_arg {
+	bool on;
+};
+
+static void owned_flags1(int fd, struct pd *pd, void *arg)
+{
+	bool on = ((struct flags_arg *)arg)->on;
+
+	if (!atomic_load(&pd->owned) || atomic_load(&pd->nonblock) ||
+	    atomic_load(&pd->kind) != K_SOCK)
+		return;
+	long fd_fl = arch_syscall(SYS_fcntl, fd, F_GETFD, 0, 0);
+	if (fd_fl < 0 || (fd_fl & FD_CLOEXEC))
+		return;
+	long fl = arch_syscall(SYS_fcntl, fd, F_GETFL, 0, 0);
+	if (fl >= 0)
+		arch_syscall(SYS_fcntl, fd, F_SETFL,
+			     on ? fl | O_NONBLOCK : fl & ~O_NONBLOCK, 0);
+}
+
+/* Owned sockets that survive an exec get their real O_NONBLOCK back to
+ * the program's view (on = false), and lose it again after a spawn or a
+ * failed exec (on = true). */
 static void owned_flags(bool on)
 {
-	int top = pd_maxfd();
+	struct flags_arg a = { on };
 
-	for (int fd = 0; fd <= top; fd++) {
-		struct pd *pd = pd_get(fd, false);
-		if (!pd) {
-			fd |= 4095;
-			continue;
-		}
-		if (!atomic_load(&pd->owned) || atomic_load(&pd->nonblock) ||
-		    atomic_load(&pd->kind) != K_SOCK)
-			continue;
-		long fd_fl = arch_syscall(SYS_fcntl, fd, F_GETFD, 0, 0);
-		if (fd_fl < 0 || (fd_fl & FD_CLOEXEC))
-			continue;
-		long fl = arch_syscall(SYS_fcntl, fd, F_GETFL, 0, 0);
-		if (fl >= 0)
-			arch_syscall(SYS_fcntl, fd, F_SETFL,
-				     on ? fl | O_NONBLOCK : fl & ~O_NONBLOCK,
-				     0);
-	}
+	pd_foreach(owned_flags1, &a);
 }
 
 void gmp__before_exec(void)
