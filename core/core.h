@@ -300,6 +300,9 @@ struct hooks {
 	int (*pthread_create)(pthread_t *, const pthread_attr_t *,
 			      void *(*)(void *), void *);
 	int (*pthread_detach)(pthread_t);
+	/* glibc's own keys, for threads that are not Gs (keys.c) */
+	int (*thread_key_create)(pthread_key_t *, void (*)(void *));
+	int (*thread_setspecific)(pthread_key_t, const void *);
 };
 extern struct hooks hooks;
 
@@ -541,6 +544,9 @@ int keys_set(unsigned key, const void *val);
  * nothing (blocks stay with the pooled G, values cleared). Context: the
  * exiting G. */
 void keys_run_destructors(g *gp);
+/* Create the glibc key that runs a non-G thread's destructors when it
+ * exits. Context: start-up, after the hooks are set. */
+int keys_init(void);
 extern _Atomic uint64_t g_created, g_peak_live;
 
 /* ---- stack.c --------------------------------------------------------- */

@@ -130,6 +130,8 @@ static void start(void)
 		return;
 	gmp__resolve();
 	parse_env();
+	if (keys_init() != 0)
+		throw("cannot create the glibc key for threads' destructors");
 	if (!arch_init())
 		debugf("wrfsbase unavailable: switching %%fs with arch_prctl "
 		       "(slower context switches)");

@@ -100,5 +100,7 @@ void gmp__resolve(void)
 	gmp__resolve_fileio();
 	hooks.pthread_create = real.pthread_create;
 	hooks.pthread_detach = real.pthread_detach;
+	hooks.thread_key_create = real.pthread_key_create;
+	hooks.thread_setspecific = real.pthread_setspecific;
 	atomic_store_explicit(&done, 1, memory_order_release);
 }

@@ -1,7 +1,8 @@
 /*
  * pthread_once.c: pthread_once and thread-specific data keys at G level.
  * Once: the control word goes 0 -> 1 (running) -> 2 (done), glibc's own
- * values, and waiters park on it (core/sema.c). Keys: core/keys.c.
+ * values, and waiters park on it (core/sema.c). Keys: core/keys.c, for
+ * Gs and for threads that are not Gs alike.
  */
 #include <limits.h>
 #include "shim.h"
@@ -63,7 +64,5 @@ EXPORT void *pthread_getspecific(pthread_key_t key)
 EXPORT int pthread_setspecific(pthread_key_t key, const void *val)
 {
 	gmp__ensure_init();
-	if (!curg())	/* a thread glibc started for itself */
-		return REAL(pthread_setspecific)(key, val);
 	return keys_set(key, val);
 }

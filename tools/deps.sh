@@ -4,7 +4,9 @@
 #   build  gcc, make and the headers of libelf, libseccomp and cmocka.
 #          Missing ones stop the build (exit 1), naming the packages.
 #   test   build, plus the programs tests/compat/ runs (pigz zstd xz
-#          sysbench). Missing ones are only a warning: those tests skip.
+#          sysbench, redis and memcached with their load tools, curl,
+#          python3.11). Missing ones are only a warning: those tests
+#          skip.
 #
 # Checks are file and PATH look-ups, so a machine that has everything pays a
 # few milliseconds and sees no output. When something is missing and we are
@@ -26,7 +28,10 @@ esac
 build_deps="/usr/include/libelf.h:libelf-dev
 	/usr/include/seccomp.h:libseccomp-dev
 	/usr/include/cmocka.h:libcmocka-dev gcc:gcc make:make"
-test_deps="pigz:pigz zstd:zstd xz:xz-utils sysbench:sysbench"
+test_deps="pigz:pigz zstd:zstd xz:xz-utils sysbench:sysbench
+	redis-server:redis-server redis-benchmark:redis-tools
+	memcached:memcached memcslap:libmemcached-tools curl:curl
+	python3.11:python3.11"
 
 # missing "what:package ...": print the packages whose "what" is absent.
 missing()

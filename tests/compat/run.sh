@@ -11,11 +11,29 @@
 #   the user surface gmp-run's environment and exit statuses, a bad GMP_*
 #                    value reported once, GMP_STATS counting the threads of
 #                    a 5-thread program
+#   redis-server     2 I/O threads, under redis-benchmark (100 clients,
+#                    20,000 each of set/get/incr/lpush/lpop): each test
+#                    reports, its counter and list end exact; 10 redis-cli
+#                    and 50 benchmark clients INCR keys to exact totals, the
+#                    replies 1..10000 once each; a 1 MiB value comes back
+#                    byte for byte; SHUTDOWN NOSAVE exits 0
+#   memcached        4 threads, under memcslap (50 clients, 250,000 sets),
+#                    then a Python client: 20 threads x 200 distinct values
+#                    set and read back (and again 100 keys a get), 20
+#                    connections x 500 incr answer 1..10000 once each, the
+#                    stats count exactly that; SIGTERM exits as natively
+#   python3.11       http.server (ThreadingHTTPServer) serving a 200 KB file
+#                    to 400 curl fetches 16 at a time: all 200 and complete,
+#                    one byte-exact, 401 requests logged; SIGTERM exits as
+#                    natively
 #
 # Every run is its own process under `timeout`; stdout, stderr and the exit
-# status of the two runs are compared byte for byte. A program that is not
-# installed is a skip (tools/deps.sh test installs them). Prints TAP and
-# ends with "N passed, N failed, N skipped"; exits 1 if anything failed.
+# status of the two runs are compared byte for byte. A server runs natively,
+# then under libgmp, on a free 127.0.0.1 port; only the server is preloaded,
+# never its clients, and each run must shut down cleanly and log nothing the
+# native one did not (numbers masked). A program that is not installed is a
+# skip (tools/deps.sh test installs them). Prints TAP and ends with
+# "N passed, N failed, N skipped"; exits 1 if anything failed.
 #
 # Environment: LIBGMP (default BUILD_DIR/libgmp.so), COMPAT_TIMEOUT (seconds
 # per run, default 120), COMPAT_KEEP=1 keeps the scratch directory.
@@ -33,9 +51,10 @@ case $lib in
 esac
 tmo=${COMPAT_TIMEOUT:-120}
 
-# Same locale for both runs, and no libgmp chatter on stderr.
+# Same locale for both runs, and no libgmp chatter on stderr. Nothing is
+# preloaded unless a run asks for it (the servers' clients never are).
 export LC_ALL=C
-unset GMP_STATS GMP_DEBUG GMP_TRACE
+unset GMP_STATS GMP_DEBUG GMP_TRACE LD_PRELOAD
 
 tmp=$(mktemp -d "${TMPDIR:-/tmp}/gmp-compat.XXXXXX") || exit 2
 if [ "${COMPAT_KEEP:-0}" = 1 ]; then
@@ -52,7 +71,10 @@ tests=(pigz_output_and_roundtrip_match_native
 	sysbench_mutex_completes_under_libgmp
 	gmp_run_sets_the_environment_and_passes_the_status
 	bad_gmp_value_is_reported_once_and_the_default_used
-	stats_count_the_threads_a_program_made)
+	stats_count_the_threads_a_program_made
+	redis_server_serves_redis_benchmark_preloaded
+	memcached_serves_clients_preloaded
+	python_threading_http_server_preloaded)
 
 echo "TAP version 13"
 echo "1..${#tests[@]}"
@@ -212,6 +234,179 @@ sysbench_ok()
 	done
 }
 
+# ---- servers ---------------------------------------------------------------
+#
+# A server test runs the server natively, then under libgmp: serve starts it,
+# clients (plain programs, never preloaded) load and check it, unserve stops
+# it. The server's stdout and stderr go to $tmp/NAME.VARIANT.err and its
+# status to .rc, so describe explains a failed one.
+
+py=/usr/bin/python3.11	# the system's, not a version manager's shim
+port=	# the running server's port
+srv=	# the pid of the timeout running it, which leads its process group
+spid=	# the server's own pid, to signal: timeout would forward a signal,
+	# but then KILL after 5 s
+
+# free_port: a port in 20000-32767, below Linux's ephemeral range (so no
+# client socket holds it), that nothing on 127.0.0.1 listens on.
+free_port()
+{
+	local p i
+	for i in 1 2 3 4 5 6 7 8 9 10; do
+		p=$((20000 + RANDOM % 12768))
+		if ! (exec 3<>"/dev/tcp/127.0.0.1/$p") 2>/dev/null; then
+			echo "$p"
+			return 0
+		fi
+	done
+	return 1
+}
+
+# serve VARIANT NAME READY CMD...: start server CMD natively or under
+# libgmp, @PORT@ in its arguments replaced by a free port, and wait up to
+# 15 s for the command READY (which reads $port) to succeed. A port someone
+# took in between is retried with another.
+serve()
+{
+	local variant=$1 name=$2 ready=$3 i
+	shift 3
+	local pre=()
+	[ "$variant" = preload ] && pre=(env "LD_PRELOAD=$lib")
+	for _ in 1 2 3; do
+		port=$(free_port) || fail "no free port on 127.0.0.1" ||
+			return 1
+		rm -f "$tmp/$name.pid"
+		(cd "$tmp" && exec timeout -k 5 "$tmo" \
+			sh -c 'echo $$ >"$0" && exec "$@"' "$tmp/$name.pid" \
+			"${pre[@]}" "${@//@PORT@/$port}") \
+			</dev/null >"$tmp/$name.$variant.err" 2>&1 &
+		srv=$!
+		for i in $(seq 300); do
+			if "$ready" >/dev/null 2>&1; then
+				spid=$(cat "$tmp/$name.pid")
+				return 0
+			fi
+			kill -0 "$srv" 2>/dev/null || break
+			sleep 0.05
+		done
+		if kill -0 "$srv" 2>/dev/null; then
+			kill -KILL -- "-$srv" 2>/dev/null
+			wait "$srv" 2>/dev/null	# no "Killed" from bash
+			fail "$variant $name: not answering 15 s after start"
+			log_tail "$tmp/$name.$variant.err"
+			return 1
+		fi
+		wait "$srv" 2>/dev/null
+		echo $? >"$tmp/$name.$variant.rc"
+		grep -qi 'address already in use' "$tmp/$name.$variant.err" ||
+			break
+	done
+	fail "$(describe "$variant" "$name")"
+}
+
+# unserve VARIANT NAME STOP...: stop the server with the command STOP (which
+# must not hang) and give it 20 s to exit; its status goes in
+# $tmp/NAME.VARIANT.rc.
+unserve()
+{
+	local variant=$1 name=$2 i rc
+	shift 2
+	"$@" >/dev/null 2>&1
+	for i in $(seq 400); do
+		kill -0 "$srv" 2>/dev/null || break
+		sleep 0.05
+	done
+	if kill -0 "$srv" 2>/dev/null; then
+		kill -KILL -- "-$srv" 2>/dev/null
+		wait "$srv" 2>/dev/null
+		echo 137 >"$tmp/$name.$variant.rc"
+		fail "$variant $name: still running 20 s after '$*'"
+		log_tail "$tmp/$name.$variant.err"
+		return 1
+	fi
+	wait "$srv" 2>/dev/null
+	rc=$?
+	echo $rc >"$tmp/$name.$variant.rc"
+}
+
+# log_tail FILE: add FILE's last lines to a failing test's reason.
+log_tail()
+{
+	[ -s "$1" ] && why+="$(tail -n 5 "$1" | sed 's/^/  /')"$'\n'
+	return 1
+}
+
+# lap NAME VARIANT T0: note how long a server's run took since T0.
+lap()
+{
+	local took
+	took=$(awk -v a="$3" -v b="$EPOCHREALTIME" \
+		'BEGIN { printf "%.2f", b - a }')
+	case $2 in
+	native)	times+="$1: native ${took}s" ;;
+	*)	times+=", libgmp ${took}s; " ;;
+	esac
+}
+
+# client NAME CMD...: run a client natively under timeout, in $tmp, its
+# output in $tmp/NAME and $tmp/NAME.err; failing, say how.
+client()
+{
+	local name=$1 rc log
+	shift
+	(cd "$tmp" && exec timeout -k 5 "$tmo" "$@") \
+		</dev/null >"$tmp/$name" 2>"$tmp/$name.err"
+	rc=$?
+	[ $rc = 0 ] && return 0
+	log=$tmp/$name.err
+	[ -s "$log" ] || log=$tmp/$name
+	case $rc in
+	124|137) fail "$name: $1 timed out after $tmo s" ;;
+	*)	fail "$name: $1 exited with status $rc" ;;
+	esac
+	log_tail "$log"
+	return 1
+}
+
+# same_status NAME: both runs of server NAME exited with the same status.
+same_status()
+{
+	local n p
+	n=$(cat "$tmp/$1.native.rc") p=$(cat "$tmp/$1.preload.rc")
+	[ "$n" = "$p" ] && return 0
+	fail "$1 exited with status $p under libgmp, $n natively"
+	log_tail "$tmp/$1.preload.err"
+}
+
+# new_log NAME: fail if server NAME logged, under libgmp, lines it did not
+# log natively; timestamps, pids, ports and other numbers are masked.
+new_log()
+{
+	local v extra
+	for v in native preload; do
+		sed -E 's/^[0-9]+:[A-Z] [0-9]+ [A-Za-z]+ [0-9]+ [0-9:.]+ //
+			s/\[[^]]*\]/[]/g; s/[0-9]+/N/g' "$tmp/$1.$v.err" |
+			sort -u >"$tmp/$1.$v.norm"
+	done
+	extra=$(comm -13 "$tmp/$1.native.norm" "$tmp/$1.preload.norm")
+	[ -z "$extra" ] && return 0
+	fail "$1 logged under libgmp what it did not natively:"
+	why+="$(head -n 5 <<<"$extra" | sed 's/^/  /')"$'\n'
+	return 1
+}
+
+# blob FILE BYTES: deterministic hex text, 16 bytes a line (LCG as above).
+blob()
+{
+	awk -v n="$2" 'BEGIN {
+		m = 4294967296; x = 7
+		for (i = 0; i < n / 16; i++) {
+			x = (x * 69069 + 1) % m
+			printf "%08x%07d\n", x, i % 10000000
+		}
+	}' | head -c "$2" >"$1"
+}
+
 # ---- tests -----------------------------------------------------------------
 
 t_pigz()
@@ -323,7 +518,322 @@ t_stats()
 	[ -z "$why" ]
 }
 
-# name -> "program function"
+# -- redis-server
+
+redis_ready()
+{
+	[ "$(redis-cli -p "$port" ping)" = PONG ]
+}
+
+# redis_check VARIANT: load the running redis-server and check what it did.
+redis_check()
+{
+	local v=$1 i p st rc=0 pids=() got want
+	# 20,000 requests a test, not more: natively, redis's spinning I/O
+	# threads take 10 times longer on a busy 2-CPU machine.
+	client "redis-bench.$v" redis-benchmark -p "$port" -q -n 20000 \
+		-c 100 -t set,get,incr,lpush,lpop || return 1
+	# -q prints each test's progress and then its result on one line,
+	# separated by carriage returns.
+	got=$(tr '\r' '\n' <"$tmp/redis-bench.$v" |
+		sed -En 's/^ *([A-Z]+): [0-9.]+ requests per second.*/\1/p' |
+		tr '\n' ' ')
+	[ "$got" = "SET GET INCR LPUSH LPOP " ] ||
+		fail "redis-benchmark reported '$got', not SET GET INCR LPUSH" \
+			"LPOP" || return 1
+	# 10 clients INCR one key 1000 times each: every reply from 1 to
+	# 10000 comes exactly once.
+	for i in 0 1 2 3 4 5 6 7 8 9; do
+		yes 'INCR counter' | head -n 1000 |
+			timeout -k 5 "$tmo" redis-cli -p "$port" \
+			>"$tmp/redis-incr.$v.$i" 2>&1 &
+		pids+=($!)
+	done
+	for i in 0 1 2 3 4 5 6 7 8 9; do	# the first to fail, if any
+		wait "${pids[i]}"
+		st=$?
+		[ $st = 0 ] || [ $rc != 0 ] || rc=$st p=$i
+	done
+	if [ $rc != 0 ]; then
+		fail "redis-cli INCR client $p exited with status $rc"
+		log_tail "$tmp/redis-incr.$v.$p"
+		return 1
+	fi
+	sort -n "$tmp/redis-incr.$v".? | cmp -s - <(seq 10000) ||
+		fail "10 redis-cli x 1000 INCR counter: the replies are not" \
+			"1..10000 once each" || return 1
+	client "redis-bincr.$v" redis-benchmark -p "$port" -q -n 10000 \
+		-c 50 INCR counter2 || return 1
+	blob "$tmp/redis-1m" 1048576
+	client "redis-set.$v" sh -c 'redis-cli -p "$1" -x SET big <"$2"' sh \
+		"$port" "$tmp/redis-1m" || return 1
+	[ "$(cat "$tmp/redis-set.$v")" = OK ] ||
+		fail "SET of 1 MiB answered '$(head -c 100 "$tmp/redis-set.$v")'" ||
+		return 1
+	client "redis-get.$v" redis-cli -p "$port" GET big || return 1
+	# redis-cli ends the value with a newline
+	want=$({ cat "$tmp/redis-1m"; echo; } | md5sum)
+	got=$(md5sum <"$tmp/redis-get.$v")
+	[ "$got" = "$want" ] ||
+		fail "GET of the 1 MiB value: md5 ${got%% *}, set ${want%% *}" ||
+		return 1
+	# The benchmark's INCR and LPUSH/LPOP keys, then ours.
+	client "redis-state.$v" sh -c 'printf "%s\n" "GET counter:__rand_int__" \
+		"LLEN mylist" "GET counter" "GET counter2" "STRLEN big" |
+		redis-cli -p "$1"' sh "$port" || return 1
+	got=$(tr '\n' ' ' <"$tmp/redis-state.$v")
+	[ "$got" = "20000 0 10000 10000 1048576 " ] ||
+		fail "after the load, GET counter:__rand_int__, LLEN mylist," \
+			"GET counter, GET counter2 and STRLEN big gave '$got'," \
+			"not '20000 0 10000 10000 1048576'"
+}
+
+t_redis()
+{
+	local v t0 io=()
+	# Threaded I/O came with redis 6.
+	case $(redis-server --version) in
+	*" v="[1-5].*) ;;
+	*)	io=(--io-threads 2 --io-threads-do-reads yes) ;;
+	esac
+	for v in native preload; do
+		t0=$EPOCHREALTIME
+		serve "$v" redis redis_ready redis-server --port @PORT@ \
+			--bind 127.0.0.1 --save "" --appendonly no "${io[@]}" \
+			--daemonize no || return 1
+		redis_check "$v"
+		unserve "$v" redis \
+			timeout -k 5 20 redis-cli -p "$port" shutdown nosave ||
+			return 1
+		lap redis-server "$v" "$t0"
+		[ -n "$why" ] && return 1
+		[ "$(cat "$tmp/redis.$v.rc")" = 0 ] ||
+			fail "$(describe "$v" redis)" || return 1
+		grep -q 'ready to exit' "$tmp/redis.$v.err" ||
+			fail "$v redis-server did not log 'ready to exit'" ||
+			return 1
+	done
+	new_log redis
+}
+
+# -- memcached
+
+memcached_ready()
+{
+	memcping --servers="127.0.0.1:$port"
+}
+
+# The checking client: stdlib only, run by a python3 that is not preloaded.
+memc_client()
+{
+	cat >"$tmp/memc_client.py" <<'PY'
+# memc_client.py PORT: check memcached's answers to 40 concurrent clients.
+import socket, sys, threading
+
+port = int(sys.argv[1])
+bad = []
+
+class Conn:
+	def __init__(self):
+		self.s = socket.create_connection(("127.0.0.1", port), timeout=60)
+		self.f = self.s.makefile("rb")
+
+	def line(self):
+		l = self.f.readline()
+		if not l.endswith(b"\r\n"):
+			raise EOFError("connection closed: %r" % l)
+		return l[:-2]
+
+	def cmd(self, c):
+		self.s.sendall(c + b"\r\n")
+		return self.line()
+
+	def set(self, k, v):
+		self.s.sendall(b"set %s 0 0 %d\r\n%s\r\n" % (k, len(v), v))
+		return self.line()
+
+	def get(self, keys):
+		self.s.sendall(b"get " + b" ".join(keys) + b"\r\n")
+		out = {}
+		while True:
+			l = self.line()
+			if l == b"END":
+				return out
+			p = l.split()
+			if p[0] != b"VALUE":
+				raise ValueError(l)
+			d = self.f.read(int(p[3]) + 2)
+			out[p[1]] = d[:-2]
+
+	def stats(self):
+		self.s.sendall(b"stats\r\n")
+		st = {}
+		while True:
+			l = self.line()
+			if l == b"END":
+				return st
+			_, k, v = l.decode().split(" ", 2)
+			st[k] = v
+
+	def close(self):
+		self.f.close()
+		self.s.close()
+
+def short(b):	# a value for a message
+	return repr(b) if b is None or len(b) <= 40 else repr(b[:40]) + "..."
+
+def key(t, k):
+	return b"k%d.%d" % (t, k)
+
+def value(t, k):	# 6 to 1000 bytes, different for every key
+	return (b"%d.%d;" % (t, k)) * (1 + (t * 200 + k) % 97)
+
+def guard(f):
+	def run(*a):
+		try:
+			f(*a)
+		except Exception as e:
+			bad.append("%s%r: %r" % (f.__name__, a, e))
+	return run
+
+@guard
+def setget(t):
+	c = Conn()
+	for k in range(200):
+		r = c.set(key(t, k), value(t, k))
+		if r != b"STORED":
+			bad.append("set %s: %s" % (key(t, k), short(r)))
+	for k in range(200):
+		got = c.get([key(t, k)]).get(key(t, k))
+		if got != value(t, k):
+			bad.append("get %s: %s" % (key(t, k), short(got)))
+	c.close()
+
+replies = [[] for _ in range(20)]
+
+@guard
+def incr(t):
+	c = Conn()
+	for _ in range(500):
+		replies[t].append(int(c.cmd(b"incr counter 1")))
+	c.close()
+
+def together(f):
+	ts = [threading.Thread(target=f, args=(t,)) for t in range(20)]
+	for t in ts:
+		t.start()
+	for t in ts:
+		t.join()
+
+together(setget)
+c = Conn()
+for t in range(20):	# every thread's values, 100 keys a get
+	for k0 in (0, 100):
+		keys = [key(t, k) for k in range(k0, k0 + 100)]
+		got = c.get(keys)
+		for k in range(k0, k0 + 100):
+			if got.get(key(t, k)) != value(t, k):
+				bad.append("multi-get %s: %s" % (key(t, k),
+					short(got.get(key(t, k)))))
+big = bytes(range(256)) * 2048
+if c.set(b"big", big) != b"STORED" or c.get([b"big"]).get(b"big") != big:
+	bad.append("the 512 KiB value did not come back")
+c.set(b"counter", b"0")
+together(incr)
+if sorted(sum(replies, [])) != list(range(1, 10001)):
+	bad.append("20 x 500 incr: the replies are not 1..10000 once each")
+if c.get([b"counter"]).get(b"counter") != b"10000":
+	bad.append("counter is %r, not 10000" % c.get([b"counter"]))
+st = c.stats()
+cur = int(st.get("curr_connections", -1))
+if not 1 <= cur <= 100:
+	bad.append("curr_connections %d with 1 client connected" % cur)
+for k in ("incr_hits", "incr_misses", "cmd_set", "cmd_get", "get_hits",
+	  "get_misses"):
+	print(k, st.get(k))
+c.close()
+for b in bad[:10]:
+	print(b, file=sys.stderr)
+sys.exit(1 if bad else 0)
+PY
+}
+
+t_memcached()
+{
+	local v t0
+	memc_client
+	for v in native preload; do
+		t0=$EPOCHREALTIME
+		# memcached wants -u when run as root
+		serve "$v" memcached memcached_ready memcached -u "$(id -un)" \
+			-l 127.0.0.1 -p @PORT@ -U 0 -t 4 -c 2048 || return 1
+		client "memcslap.$v" memcslap --servers="127.0.0.1:$port" \
+			--concurrency=50 --execute-number=5000 &&
+		{ grep -Eq 'to set +250000 keys' "$tmp/memcslap.$v" ||
+			fail "memcslap did not report 250000 sets:" \
+				"$(cat "$tmp/memcslap.$v")"; } &&
+		client "memc-client.$v" "$py" "$tmp/memc_client.py" "$port"
+		unserve "$v" memcached kill -TERM "$spid" || return 1
+		lap memcached "$v" "$t0"
+		[ -n "$why" ] && return 1
+	done
+	same_status memcached || return 1
+	# Exact counts, the same both runs: this client's, memcslap's sets.
+	cmp -s "$tmp/memc-client.native" "$tmp/memc-client.preload" ||
+		fail "memcached's stats differ from native:" \
+			"$(diff "$tmp/memc-client.native" \
+				"$tmp/memc-client.preload")" || return 1
+	grep -qx 'incr_hits 10000' "$tmp/memc-client.preload" ||
+		fail "stats: $(tr '\n' ' ' <"$tmp/memc-client.preload")" ||
+		return 1
+	new_log memcached
+}
+
+# -- python3.11 http.server
+
+http_ready()
+{
+	curl -sf -o /dev/null "http://127.0.0.1:$port/"
+}
+
+t_http()
+{
+	local v t0 url got want
+	mkdir -p "$tmp/www"
+	blob "$tmp/www/blob.txt" 204800
+	want=$(md5sum <"$tmp/www/blob.txt")
+	for v in native preload; do
+		t0=$EPOCHREALTIME
+		serve "$v" http http_ready "$py" -m http.server @PORT@ \
+			--bind 127.0.0.1 -d "$tmp/www" || return 1
+		url=http://127.0.0.1:$port/blob.txt
+		# 400 fetches, 16 at a time: each must be a 200 of all of it.
+		client "http-load.$v" sh -c 'seq 400 |
+			xargs -P 16 -I{} curl -s -o /dev/null \
+				-w "%{http_code} %{size_download}\n" "$1" |
+			sort | uniq -c' sh "$url" &&
+		{ got=$(awk '{ $1 = $1; print }' "$tmp/http-load.$v")
+		[ "$got" = "400 200 204800" ] ||
+			fail "400 fetches (count, status, bytes):" \
+				"$(tr '\n' ';' <<<"$got")"; } &&
+		client "http-get.$v" curl -sf "$url" &&
+		{ got=$(md5sum <"$tmp/http-get.$v")
+		[ "$got" = "$want" ] ||
+			fail "fetched md5 ${got%% *}, file ${want%% *}"; }
+		# SIGTERM, not SIGINT: a background job ignores SIGINT.
+		unserve "$v" http kill -TERM "$spid" || return 1
+		lap http.server "$v" "$t0"
+		[ -n "$why" ] && return 1
+		got=$(grep -c '"GET /blob.txt HTTP/1.1" 200 ' "$tmp/http.$v.err")
+		[ "$got" = 401 ] ||
+			fail "$v http.server logged $got fetches of 401" ||
+			return 1
+	done
+	same_status http || return 1
+	new_log http
+}
+
+# name -> "programs (comma-separated) function"
 declare -A impl=(
 	[pigz_output_and_roundtrip_match_native]="pigz t_pigz"
 	[zstd_output_and_roundtrip_match_native]="zstd t_zstd"
@@ -334,14 +844,21 @@ declare -A impl=(
 	[gmp_run_sets_the_environment_and_passes_the_status]="sh t_gmp_run"
 	[bad_gmp_value_is_reported_once_and_the_default_used]="cc t_bad_value"
 	[stats_count_the_threads_a_program_made]="cc t_stats"
+	[redis_server_serves_redis_benchmark_preloaded]="redis-server,redis-cli,redis-benchmark t_redis"
+	[memcached_serves_clients_preloaded]="memcached,memcslap,memcping,$py t_memcached"
+	[python_threading_http_server_preloaded]="$py,curl t_http"
 )
 
 num=0 passed=0 failed=0 skipped=0
 for name in "${tests[@]}"; do
 	num=$((num + 1))
-	read -r prog fn <<<"${impl[$name]}"
-	if ! command -v "$prog" >/dev/null 2>&1; then
-		echo "ok $num - $name # SKIP $prog is not installed"
+	read -r progs fn <<<"${impl[$name]}"
+	missing=
+	for prog in ${progs//,/ }; do
+		command -v "$prog" >/dev/null 2>&1 || { missing=$prog; break; }
+	done
+	if [ -n "$missing" ]; then
+		echo "ok $num - $name # SKIP $missing is not installed"
 		skipped=$((skipped + 1))
 		continue
 	fi

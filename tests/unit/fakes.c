@@ -35,4 +35,6 @@ static int fake_pthread_detach(pthread_t t)
 struct hooks hooks = {
 	.pthread_create = fake_pthread_create,
 	.pthread_detach = fake_pthread_detach,
+	.thread_key_create = pthread_key_create,
+	.thread_setspecific = pthread_setspecific,
 };
