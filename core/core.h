@@ -596,9 +596,9 @@ int gfutex_requeue(const void *from, const void *to, int nwake, int nmove,
 int g_sleep_until(int64_t deadline);
 /* Kinds of interruption (g.intr_req, g.interruptible) */
 #define INTR_CANCEL	1u	/* pthread_cancel: sticky */
-#define INTR_SIGNAL	2u	/* a signal handler ran: cleared by the G */
-#define INTR_SIGNAL_NORESTART 4u /* the same, for waits SA_RESTART restarts */
-#define INTR_HANDLER	8u	/* pthread_kill: run its handler, then go on */
+#define INTR_HANDLER	8u	/* a signal posted to the G: run its handler,
+				 * then go on (EINTR for waits POSIX lets a
+				 * handler interrupt) */
 /* Set kind in gp->intr_req and end gp's wait if it is interruptible by
  * kind. True if a wait was ended. Any context (G, g0, a thread that is
  * not an M) but a signal handler. */

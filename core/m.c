@@ -79,6 +79,22 @@ void newm(p *pp, bool spinning)
 	futex_wake(&tmpl.seq, 1);
 }
 
+/* A runtime thread starts with every signal blocked but the synchronous
+ * faults and glibc's own: the creator's mask (glibc's default) may be
+ * older than rt_mask, and a process-directed signal that every G blocks
+ * could reach the new thread before it sets its mask (an M when it
+ * first runs a G or goes idle, a helper in rt_mask_helper). */
+static void attr_start_blocked(pthread_attr_t *attr)
+{
+	static const int sync[] = { SIGSEGV, SIGBUS, SIGFPE, SIGILL, SIGTRAP };
+	sigset_t all;
+
+	sigfillset(&all);
+	for (size_t i = 0; i < sizeof sync / sizeof sync[0]; i++)
+		sigdelset(&all, sync[i]);
+	pthread_attr_setsigmask_np(attr, &all);
+}
+
 static void *template_main(void *arg)
 {
 	pthread_attr_t attr;
@@ -87,6 +103,7 @@ static void *template_main(void *arg)
 	rt_mask_helper();
 	g_learn_res();
 	pthread_attr_init(&attr);
+	attr_start_blocked(&attr);
 	pthread_attr_setstacksize(&attr, 1 << 20);
 	pthread_attr_setdetachstate(&attr, PTHREAD_CREATE_DETACHED);
 	for (;;) {
@@ -121,6 +138,7 @@ void m_start_helper(void *(*fn)(void *), size_t stack, const char *fail)
 	pthread_t t;
 
 	pthread_attr_init(&attr);
+	attr_start_blocked(&attr);
 	pthread_attr_setstacksize(&attr, stack);
 	pthread_attr_setdetachstate(&attr, PTHREAD_CREATE_DETACHED);
 	int r = hooks.pthread_create(&t, &attr, fn, NULL);
@@ -133,8 +151,6 @@ void m_start_helper(void *(*fn)(void *), size_t stack, const char *fail)
 
 void m_init(void)
 {
-	/* the template and so every M inherit the main thread's signal mask
-	 * at start-up (per-G masks are issue 6's) */
 	m_start_helper(template_main, 256 << 10,
 		       "cannot create the template thread");
 }

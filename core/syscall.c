@@ -298,8 +298,12 @@ static void publish(uint64_t old, uint64_t now)
 			arch_syscall(SYS_tgkill, pid, mp->tid, 32, 0);
 	if (!(now & ~old))
 		return;		/* fewer blocked: no hurry */
-	/* more blocked: wait (up to 50 ms) until each has it */
-	int64_t until = nanotime() + 50000000;
+	/* more blocked: wait until each has it, or a signal the caller now
+	 * blocks could still kill the process through one of them (kill
+	 * right after sigprocmask). A loaded machine can leave a thread
+	 * unscheduled for tens of ms; 2 s is only against a thread that
+	 * never runs again. */
+	int64_t until = nanotime() + 2000000000;
 	for (;;) {
 		bool all = true;
 		for (int i = 0; i < 4; i++) {

@@ -129,12 +129,6 @@ int gmp__wait_full(g *gp, const void *addr, uint32_t val, int64_t deadline,
 			kinds |= INTR_CANCEL;
 		}
 	}
-	/* the kernel restarts an untimed futex wait for an SA_RESTART
-	 * handler, and never a timed one or a sleep */
-	if (f & WF_SIGNAL)
-		kinds |= (f & WF_RESTARTABLE) && deadline < 0
-				 ? INTR_SIGNAL_NORESTART
-				 : INTR_SIGNAL;
 	gp->interruptible = (uint8_t)kinds;
 	r = gfutex_wait(addr, val, deadline);
 	gp->interruptible = 0;
@@ -145,11 +139,11 @@ int gmp__wait_full(g *gp, const void *addr, uint32_t val, int64_t deadline,
 			return -ECANCELED;
 		gmp__do_cancel(gp);
 	}
-	unsigned q = atomic_fetch_and(&gp->intr_req,
-				      (uint8_t)~(INTR_HANDLER | INTR_SIGNAL |
-						 INTR_SIGNAL_NORESTART));
-	bool intr = q & kinds & (INTR_SIGNAL | INTR_SIGNAL_NORESTART);
+	unsigned q = atomic_fetch_and(&gp->intr_req, (uint8_t)~INTR_HANDLER);
+	bool intr = false;
 	bool restart;
+	/* the kernel restarts an untimed futex wait for an SA_RESTART
+	 * handler, and never a timed one or a sleep */
 	if ((q & INTR_HANDLER) && gmp__run_pending(gp, &restart) &&
 	    (f & WF_SIGNAL) &&
 	    !(restart && (f & WF_RESTARTABLE) && deadline < 0))

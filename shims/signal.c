@@ -5,30 +5,34 @@
  * cancellation.
  *
  * Model. The kernel delivers a signal to one of the process's kernel
- * threads: an M running a G (the G is interrupted, as natively: a
- * bracketed system call gets EINTR or restarts as SA_RESTART says), an
- * idle M, or one of libgmp's own threads. Natively the signal would have
- * gone to some thread, possibly one sleeping in nanosleep or sem_wait,
- * which then returns EINTR. So every handler the program installs runs
- * through tramp(), which calls it and then, if no G was running where it
- * ran (or the G there blocks the signal in the mask it set), asks sysmon
- * to interrupt one G parked in a signal-interruptible wait (the main G first, as the kernel prefers the main thread for a
- * process-directed signal). Only the G-level waits POSIX makes
- * interruptible are: nanosleep, clock_nanosleep, usleep, sleep, sem_wait,
- * sem_timedwait, sem_clockwait (never condvars or mutexes, which glibc
- * restarts). sigaction returns the program's own action, never tramp.
+ * threads that does not block it: an M running a G (its mask is the G's),
+ * an idle M, sysmon or a g0 (runtime threads block only what every G
+ * blocks, core/syscall.c). Every handler the program installs runs
+ * through tramp(). On a G that takes the signal, the handler runs there,
+ * as natively: a bracketed system call gets EINTR or restarts as
+ * SA_RESTART says. Anywhere else the handler does not run; sysmon passes
+ * the signal, with its siginfo, to a G that does not block it (one in
+ * sigwait for it first, then the main G, then a running one, then any),
+ * exactly as pthread_kill does: a parked G wakes and runs the handler at
+ * G level, and its wait ends with EINTR if the wait is one POSIX makes
+ * interruptible (nanosleep and the other sleeps, sem_wait and its timed
+ * forms, not condvars or mutexes, which glibc restarts), subject to
+ * SA_RESTART; a running G or one in a system call is kicked (SIGCANCEL)
+ * and runs it there. If every G blocks it by then, it goes back to the
+ * kernel as pending for the process (rt_sigqueueinfo, siginfo kept).
+ * sigaction returns the program's own action, never tramp.
  *
- * Limits (README): signal masks are per M until per-G masks exist (issue
- * 6), so the interrupted G is chosen without looking at masks; a G blocked
- * in pause or sigsuspend on one M is not woken by a handler that ran on
- * another M. signal, bsd_signal, sysv_signal, sigset and siginterrupt are
- * re-implemented on our sigaction (glibc's would report tramp as the old
- * handler); glibc's sigignore/sighold-style changes are noticed by
- * checking the kernel's action before running a handler ourselves.
+ * Limits (README): a standard or real-time signal that arrives again
+ * before sysmon passed the first on merges with it; a handler run at G
+ * level runs with the G's mask, not with sa_mask added. signal,
+ * bsd_signal, sysv_signal, sigset and siginterrupt are re-implemented on
+ * our sigaction (glibc's would report tramp as the old handler); glibc's
+ * sigignore/sighold-style changes are noticed by checking the kernel's
+ * action before running a handler ourselves.
  *
  * Lock order: the action table's spinlock is taken alone (never from
- * tramp). sysmon collects candidates under gfree's lock, then interrupts
- * them with no lock held.
+ * tramp). sysmon picks targets under gfree's lock (g_foreach), then
+ * interrupts them with no lock held.
  */
 #include <signal.h>
 #include <string.h>
@@ -42,11 +46,19 @@ static struct {
 	bool ours;		/* tramp is installed for it */
 } acts[NSIG];
 static atomic_flag actlock = ATOMIC_FLAG_INIT;
-/* handler runs that no G received, per signal */
-static _Atomic int sig_pending[NSIG];
-static _Atomic int sig_pending_any;
 
 #define BIT(sig) (1ull << ((sig) - 1))
+
+/* Signals the kernel gave a thread running no G that takes them (an idle
+ * M, sysmon, a g0, or a G that blocks it after a mask change), waiting
+ * for sysmon to pass them to a G: slot state 0 free, 1 being written by
+ * tramp, 2 ready. One per signal: a second one arriving before sysmon
+ * routed the first merges with it, as a standard signal does. */
+static struct {
+	_Atomic int state;
+	siginfo_t si;
+} routed[NSIG];
+static _Atomic int routed_any;
 
 static void call_handler(const struct sigaction *a, int sig, siginfo_t *si,
 			 void *uc)
@@ -57,6 +69,10 @@ static void call_handler(const struct sigaction *a, int sig, siginfo_t *si,
 		a->sa_handler(sig);
 }
 
+/* Every handler the program installs runs through tramp. On a G it calls
+ * the handler there: the G was interrupted, as a thread natively is. Anywhere else the handler must not run (it may
+ * call pthread_exit, longjmp, or look at thread-specific state): the
+ * signal goes to sysmon, which hands it to a G (route_signals). */
 static void tramp(int sig, siginfo_t *si, void *uc)
 {
 	struct sigaction a = acts[sig].act;
@@ -70,21 +86,27 @@ static void tramp(int sig, siginfo_t *si, void *uc)
 	}
 	if (self && self->is_g0)
 		self = NULL;
-
+	int st = self ? atomic_load_explicit(&self->status,
+					     memory_order_relaxed)
+		      : G_IDLE;
+	/* a G's mask is its M's while it runs, so the kernel chose a G that
+	 * takes sig (its recorded mask may lag behind the kernel's in
+	 * pthread_sigmask: the kernel's is the truth) */
+	if (!self || (st != G_RUNNING && st != G_SYSCALL)) {
+		int zero = 0;
+		if (atomic_compare_exchange_strong(&routed[sig].state, &zero,
+						   1)) {
+			routed[sig].si = *si;
+			atomic_store(&routed[sig].state, 2);
+		}
+		atomic_store(&routed_any, 1);
+		gmp__sysmon_hook_on();
+		sysmon_kick();
+		return;
+	}
 	if (a.sa_flags & SA_RESETHAND)
 		acts[sig].ours = false;	/* the kernel reset it to SIG_DFL */
 	call_handler(&a, sig, si, uc);
-	g *gp = self;
-	int st = gp ? atomic_load_explicit(&gp->status, memory_order_relaxed)
-		    : G_IDLE;
-	/* a G that blocks sig got it only because masks are per M: it
-	 * counts as not received */
-	if ((st != G_RUNNING && st != G_SYSCALL) ||
-	    (gp->sigmask & BIT(sig))) {
-		atomic_fetch_add(&sig_pending[sig], 1);
-		atomic_store(&sig_pending_any, 1);
-		sysmon_kick();
-	}
 }
 
 /* ---- sysmon ------------------------------------------------------------ */
@@ -95,56 +117,71 @@ struct cands {
 	g *gp[NCAND];
 	int n;
 	int sig;
-	unsigned kinds;		/* the waits this handler interrupts */
 };
-
-static void collect(g *gp, void *arg)
-{
-	struct cands *c = arg;
-
-	if (!(gp->interruptible & c->kinds) || !gp->w.addr ||
-	    (gp->sigmask & 1ull << (c->sig - 1)))
-		return;
-	if (gp->is_main && c->n > 0) {	/* main first */
-		g *t = c->gp[0];
-		c->gp[0] = gp;
-		gp = t;
-	}
-	if (c->n < NCAND)
-		c->gp[c->n++] = gp;
-}
-
-static void deliver(int sig, int n)
-{
-	struct cands c = { .n = 0, .sig = sig, .kinds = INTR_SIGNAL };
-
-	if (!(acts[sig].act.sa_flags & SA_RESTART))
-		c.kinds |= INTR_SIGNAL_NORESTART;
-	g_foreach(collect, &c);
-	for (int i = 0; i < c.n && n > 0; i++) {
-		if (g_interrupt(c.gp[i], c.kinds))
-			n--;
-		else	/* it woke meanwhile: no stale request */
-			atomic_fetch_and(&c.gp[i]->intr_req, ~c.kinds);
-	}
-	/* no G was waiting: the signal went to a thread that was not
-	 * sleeping, which is what the kernel could have chosen */
-}
-
-static void deliver_pending(void)
-{
-	if (!atomic_exchange(&sig_pending_any, 0))
-		return;
-	for (int sig = 1; sig < NSIG; sig++) {
-		int n = atomic_exchange(&sig_pending[sig], 0);
-		if (n)
-			deliver(sig, n);
-	}
-}
 
 /* Gs with a directed signal they do not block: parked ones are woken to
  * run the handler, running ones get the signal (again) on their M. */
 static _Atomic int directed_any;
+
+static void post(g *gp, int sig, const siginfo_t *si);
+
+/* Which G takes a signal the kernel gave a thread running none: one in
+ * sigwait for it, else the main G, else a running G, else any, among the
+ * Gs that do not block it (the kernel's preference, roughly: the thread
+ * the signal was sent to, then one that can take it now). */
+struct target {
+	int sig;
+	int best;
+	g *gp;
+};
+
+static void pick(g *gp, void *arg)
+{
+	struct target *t = arg;
+	uint64_t bit = BIT(t->sig);
+	int st = atomic_load_explicit(&gp->status, memory_order_relaxed);
+	int score;
+
+	if (st == G_DEAD || st == G_IDLE)
+		return;
+	if (atomic_load(&gp->sigwaiting) & bit)
+		score = 4;
+	else if (gp->sigmask & bit)
+		return;
+	else if (gp->is_main)
+		score = 3;
+	else if (st == G_RUNNING || st == G_SYSCALL)
+		score = 2;
+	else
+		score = 1;
+	if (score > t->best) {
+		t->best = score;
+		t->gp = gp;
+	}
+}
+
+static void route_signals(void)
+{
+	if (!atomic_exchange(&routed_any, 0))
+		return;
+	for (int sig = 1; sig < NSIG; sig++) {
+		if (atomic_load(&routed[sig].state) != 2)
+			continue;
+		siginfo_t si = routed[sig].si;
+		atomic_store(&routed[sig].state, 0);
+		struct target t = { .sig = sig, .best = 0, .gp = NULL };
+		g_foreach(pick, &t);
+		if (t.gp) {
+			post(t.gp, sig, &si);
+			continue;
+		}
+		/* every G blocks it now: pending for the process, in the
+		 * kernel, where sigpending and sigwait see it and the first
+		 * G to unblock it takes it (runtime threads block what
+		 * every G blocks) */
+		arch_syscall(SYS_rt_sigqueueinfo, getpid(), sig, (long)&si, 0);
+	}
+}
 
 static void collect_directed(g *gp, void *arg)
 {
@@ -182,8 +219,8 @@ static void deliver_directed(void)
 
 static void sysmon_tick(void)
 {
+	route_signals();
 	deliver_directed();
-	deliver_pending();
 	gmp__cancel_kicks();
 }
 
@@ -321,8 +358,27 @@ EXPORT int pthread_kill(pthread_t t, int sig)
 									  : EINVAL;
 		/* blocked by the target: pending until it unblocks it */
 	}
+	post(gp, sig, NULL);
+	return 0;
+}
+
+/* Make sig pending on gp, with the siginfo si (NULL: pthread_kill's), and
+ * see that gp acts on it: the handler runs on gp, or its sigwait ends. */
+static void post(g *gp, int sig, const siginfo_t *si)
+{
+	if (atomic_load(&gp->sigpend) & BIT(sig))
+		return;	/* already pending: not queued twice */
+	if (si) {
+		for (int i = 0; i < 2; i++) {
+			if (!gp->sipend[i].sig) {
+				gp->sipend[i].si = *si;
+				gp->sipend[i].sig = sig;
+				break;
+			}
+		}
+	}
 	if (atomic_fetch_or(&gp->sigpend, BIT(sig)) & BIT(sig))
-		return 0;	/* already pending: not queued twice */
+		return;
 	if (gp->sigmask & BIT(sig)) {
 		/* blocked: pending, unless the G waits for it in sigwait */
 		if (atomic_load(&gp->sigwaiting) & BIT(sig)) {
@@ -330,23 +386,22 @@ EXPORT int pthread_kill(pthread_t t, int sig)
 			atomic_store(&directed_any, 1);
 			gmp__kick(gp);
 		}
-		return 0;
+		return;
 	}
 	g *self = curg();
 	if (gp == self) {
 		bool restart;
 		gmp__run_pending(gp, &restart);
-		return 0;
+		return;
 	}
 	gmp__sysmon_hook_on();
 	atomic_store(&directed_any, 1);
 	if (g_interrupt(gp, INTR_HANDLER))
-		return 0;	/* parked: it runs the handler when it wakes */
+		return;	/* parked: it runs the handler when it wakes */
 	/* running or in a system call: the kick's handler runs it there
 	 * (shims/cancel.c); runnable, or in a wait nothing interrupts:
 	 * sysmon retries every tick */
 	gmp__kick(gp);
-	return 0;
 }
 
 void gmp__kicked(g *gp, void *uc)
@@ -577,27 +632,28 @@ EXPORT int sigwait(const sigset_t *set, int *sig)
 	return 0;
 }
 
-EXPORT int sigwaitinfo(const sigset_t *set, siginfo_t *info)
+/* glibc's sigwaitinfo and sigtimedwait report a signal sent with tgkill
+ * (raise, pthread_kill) as SI_USER, as POSIX requires for those. */
+static int waitinfo_result(int r, siginfo_t *info)
 {
-	int r = sigwait_common(set, info, NULL);
-
 	if (r < 0) {
 		errno = -r;
 		return -1;
 	}
+	if (info && info->si_code == SI_TKILL)
+		info->si_code = SI_USER;
 	return r;
+}
+
+EXPORT int sigwaitinfo(const sigset_t *set, siginfo_t *info)
+{
+	return waitinfo_result(sigwait_common(set, info, NULL), info);
 }
 
 EXPORT int sigtimedwait(const sigset_t *set, siginfo_t *info,
 			const struct timespec *ts)
 {
-	int r = sigwait_common(set, info, ts);
-
-	if (r < 0) {
-		errno = -r;
-		return -1;
-	}
-	return r;
+	return waitinfo_result(sigwait_common(set, info, ts), info);
 }
 
 EXPORT int sigpending(sigset_t *set)

@@ -6,7 +6,6 @@
  * there until unblocked; a handler without SA_RESTART interrupts nanosleep
  * with EINTR and a remaining time; errno is preserved across handlers.
  */
-/* known-failure: process-directed signals reach any M, sigwait and sigpending are per M: per-G masks come with issue 6 */
 #include "check.h"
 
 #include <pthread.h>
