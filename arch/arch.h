@@ -53,6 +53,28 @@ bool arch_ctx_fail_syscall(void *ucontext, long err);
  * reserved signals): SA_SIGINFO is implied by h's type only if flags
  * has it. Returns 0 or -errno. */
 int arch_sigaction(int sig, void (*h)(int, siginfo_t *, void *), int flags);
+/* The same with sa_mask (bit sig-1 per signal). */
+int arch_sigaction_mask(int sig, void (*h)(int, siginfo_t *, void *),
+			int flags, uint64_t mask);
+
+/* Asynchronous preemption (preempt.c, asyncpreempt.S). arch_preempt_init
+ * sizes the FP/vector state (once, early). A signal handler that decides
+ * to preempt calls arch_ctx_push_preempt(uc): when the handler returns,
+ * the interrupted code calls arch_asyncpreempt, which saves every
+ * register and the FP/vector state, calls gmp_preempt_park() and resumes
+ * the code exactly where it was. It needs arch_preempt_stack() bytes
+ * below the interrupted stack pointer. */
+void arch_preempt_init(void);
+size_t arch_preempt_stack(void);
+uintptr_t arch_ctx_pc(const void *ucontext);
+uintptr_t arch_ctx_sp(const void *ucontext);
+/* The context stopped at a syscall instruction: it may be a restart
+ * (restart_syscall state is per thread), so it must not move to another
+ * thread there. */
+bool arch_ctx_at_syscall(const void *ucontext);
+void arch_ctx_push_preempt(void *ucontext);
+/* Provided by core/: yield a preempted G. */
+void gmp_preempt_park(void);
 
 /* The thread pointer of the running code (%fs:0). */
 static inline void *arch_tp(void)

@@ -103,6 +103,7 @@ enum mcallop {
 	MCALL_YIELD,	/* gosched */
 	MCALL_EXIT,	/* goexit */
 	MCALL_EXITSYSCALL, /* exitsyscall found no P */
+	MCALL_PREEMPT,	/* gopreempt_m: to the global queue */
 };
 
 /* join/detach state bits of g.joinword (futex word for pthread_join) */
@@ -195,6 +196,7 @@ struct g {
 				 * choosing whom a handler interrupts */
 	_Atomic uint64_t sigpend; /* sent to this G by pthread_kill */
 	_Atomic uint64_t sigwaiting; /* the set of a sigwait it is in */
+	_Atomic uint64_t sigproc; /* of sigpend, those sent to the process */
 	struct {		/* siginfo of signals taken from its M */
 		int sig;	/* 0: free; owned by the G (or its g0) */
 		siginfo_t si;
@@ -203,6 +205,21 @@ struct g {
 	/* pthread keys, blocks allocated on first set */
 	struct keyslot *keys[KEY_NBLOCKS];
 
+	/* CPU time (once cpu_acct is on): accumulated, and the M's thread
+	 * CPU clock when this G last switched in (0: not running/counted) */
+	int64_t cpu_ns, cpu_in;
+	m *lockedm;		/* wired to this M (kernel per-thread state) */
+	/* kernel state to give the M it is wired to when it next runs
+	 * (set for it by another thread; shims/threadstate.c) */
+	_Atomic bool wire_req;
+	struct {
+		bool has_aff, has_sched;
+		size_t affsize;
+		cpu_set_t aff;
+		int policy, prio;
+	} wire;
+	uint8_t in_handler;	/* running a handler of the program's: no
+				 * preemption (its frame is this thread's) */
 	g *alllink;
 };
 
@@ -228,6 +245,11 @@ struct m {
 	uint64_t kmask;		/* the thread's signal mask as last set */
 	_Atomic uint64_t maskgen; /* rt_mask generation applied (idle) */
 	bool dead;		/* its kernel thread has exited (idle) */
+	_Atomic bool preempt_req; /* sysmon sent the preemption signal */
+	g *lockedg;		/* the wired G: this M runs it alone */
+	bool lockexit;		/* its wired G exited: the thread ends */
+	bool forked;		/* ran fork: its thread is a child's parent
+				 * (PR_SET_PDEATHSIG), so it never exits */
 	void *exitbuf[5];	/* __builtin_setjmp: where the thread ends */
 
 	/* mcall request from curg */
@@ -303,6 +325,15 @@ struct hooks {
 	/* glibc's own keys, for threads that are not Gs (keys.c) */
 	int (*thread_key_create)(pthread_key_t *, void (*)(void *));
 	int (*thread_setspecific)(pthread_key_t, const void *);
+	/* a signal that reached libgmp's own handler of a signal the
+	 * program may use too (the preemption signal): the program's action */
+	void (*sig_forward)(int, siginfo_t *, void *);
+	/* a G ended with process-directed signals pending on it */
+	void (*sig_orphans)(g *gp);
+	/* a G is about to end: signals queued for some G may be its */
+	void (*sig_exiting)(void);
+	/* glibc's clock_gettime: libgmp interposes it for thread clocks */
+	int (*clock_gettime)(clockid_t, struct timespec *);
 };
 extern struct hooks hooks;
 
@@ -378,6 +409,9 @@ p *stopm(m *mp, int64_t until);
 /* Give the child of fork a fresh runtime with the calling G alone.
  * Context: the forking G, in the child (pthread_atfork). */
 void sched_afterfork_child(void);
+/* In the parent after fork, posix_spawn, system, popen: the M that ran it
+ * is a child's parent thread and never exits (PR_SET_PDEATHSIG). */
+void sched_afterfork_parent(void);
 /* Each file's part of it: reset locks, drop what other threads left. */
 void g_afterfork(void);
 void keys_afterfork(void);
@@ -415,12 +449,69 @@ void rt_exit(void);
 /* A new G is about to run user code. */
 void rt_start(void);
 
+/* Per-G CPU time. Off until the program first asks for a thread's CPU
+ * clock (a clock read per switch costs as much as the switch); from then
+ * each G's time counts. g_cputime turns it on. Context: G. */
+extern _Atomic bool cpu_acct;
+int64_t g_cputime(g *gp);
+
+/* Wire the running G to its M for good (Go: LockOSThread): from now on
+ * that M runs only this G, sleeping while it waits, and the G never runs
+ * elsewhere, so per-thread kernel state set on the M (affinity, policy,
+ * namespaces) stays the G's. When the G exits, the M's thread exits too
+ * (the main thread's stays, and goes on running other Gs). Context: G.
+ * Locks: none. */
+void g_wire(void);
+/* Called on the M about to run gp, with gp->wire_req set: the shim that
+ * asked applies gp->wire there (shims/threadstate.c); with NULL on the
+ * main thread's M when its wired G exited: back to the defaults. */
+extern void (*wire_apply_hook)(g *gp);
+
+/* ---- preempt.c ------------------------------------------------------- */
+
+/* The preemption signal (0: off), set from GMP_PREEMPT_SIGNAL before
+ * preempt_init. */
+extern int preempt_sig;
+extern _Atomic uint64_t sched_preempts, sched_preempt_asks;
+/* Find the code never preempted and install the handler. Context:
+ * start-up, single-threaded. */
+void preempt_init(void);
+/* Ask mp's G to yield at its next safe point. Context: sysmon. */
+void preempt_ask(m *mp);
+/* Put libgmp's handler back on the preemption signal (after an exec
+ * that failed, for which the program's SIG_IGN was installed). */
+void preempt_reinstall(void);
+/* The program set an action for the preemption signal: the kernel's
+ * gets its mask and flags (the handler stays libgmp's). */
+void preempt_set_action(uint64_t mask, int flags);
+/* The child of fork: sysmon's signals carry the new pid. */
+void preempt_afterfork(void);
+
+/* ---- strict.c -------------------------------------------------------- */
+
+/* GMP_STRICT, set by preload/init.c before strict_init. */
+enum { STRICT_OFF, STRICT_ON, STRICT_REPORT };
+extern int strict_mode;
+/* Blocking calls made by Gs outside libgmp's view, and their distinct
+ * sites (report mode: those listed; else the distinct pcs). */
+extern _Atomic uint64_t strict_traps, strict_sites;
+/* Load the seccomp filter on every thread and start the monitor that
+ * hands the P of an M blocked outside libgmp's view to another M; with
+ * STRICT_REPORT it lists each call site once on stderr. On failure
+ * (no libseccomp, an old kernel, no address space randomisation) warns
+ * once and sets strict_mode to STRICT_OFF. Context: the constructor,
+ * after sched_init. Blocks: until the monitor is up. Allocates: mmap. */
+void strict_init(void);
+
 /* ---- sysmon.c -------------------------------------------------------- */
 
 /* Start the monitor thread. Context: main thread, from sched_init. */
 void sysmon_init(void);
 /* A syscall began: make sure a long-sleeping sysmon will look soon. */
 void sysmon_kick(void);
+/* Wake sysmon whatever its sleep (a signal to pass on). Any context, a
+ * signal handler included. */
+void sysmon_wake(void);
 extern _Atomic uint64_t sysmon_retakes, sysmon_stray;
 /* Called by sysmon on every tick when set (shims/cancel.c re-signals
  * cancelled Gs with it). Must not take runtime locks for long. */
@@ -482,6 +573,10 @@ _Noreturn void g_unwound(void);
  * thread is out of the runtime (rt_exit, stopm), and it is delivered
  * then. Context: a signal handler, on the thread it interrupted. */
 bool m_in_runtime(void);
+/* This thread runs no G and holds no runtime lock: an idle M asleep, or
+ * sysmon or the template thread while asleep. Runtime code (taking
+ * locks) may run from a signal handler here. */
+bool rt_thread_holds_nothing(void);
 /* For the runtime's own threads (sysmon, the template thread): set while
  * they may hold runtime locks, so a handler that lands there is deferred. */
 extern __thread bool rt_thread_busy __attribute__((tls_model("initial-exec")));
@@ -530,6 +625,8 @@ void g_foreach(void (*fn)(g *, void *), void *arg);
 /* After a dlopen: initialise new static-TLS modules' blocks in every G.
  * Context: G (the caller of dlopen). Locks: its own, then gfree. */
 void g_tls_dlopened(void);
+/* The G of the process's main thread (the one the kernel's pid names). */
+extern g *g_maing;
 /* Learn struct pthread's resolver offset; on a real NPTL thread. */
 void g_learn_res(void);
 

@@ -438,6 +438,11 @@ static void g_init_common(g *gp, const struct gattr *a,
 	gp->w.addr = NULL;
 	gp->exit_set = false;
 	gp->interruptible = 0;
+	gp->cpu_ns = gp->cpu_in = 0;
+	gp->lockedm = NULL;
+	gp->in_handler = 0;
+	atomic_store_explicit(&gp->wire_req, false, memory_order_relaxed);
+	gp->wire.has_aff = gp->wire.has_sched = false;
 	if (tl.unwind_ok) {
 		/* a new thread: cancellation enabled, deferred, none pending
 		 * (before pthread_create returns: it may be cancelled at once) */
@@ -453,6 +458,7 @@ static void g_init_common(g *gp, const struct gattr *a,
 	/* the creator's signal mask is inherited (POSIX) */
 	gp->sigmask = self && !self->is_g0 ? self->sigmask : 0;
 	atomic_store_explicit(&gp->sigpend, 0, memory_order_relaxed);
+	atomic_store_explicit(&gp->sigproc, 0, memory_order_relaxed);
 	memset(gp->sipend, 0, sizeof gp->sipend);
 	if (self)
 		memcpy(gp->name, self->name, sizeof gp->name);
@@ -602,10 +608,14 @@ static void g_release1(g *gp, bool on_g0)
 		g_pool_trim();
 }
 
+g *g_maing;
+
 g *g_adopt_main(void)
 {
 	static g gmain;
 	g *gp = &gmain;
+
+	g_maing = gp;
 	char comm[16] = "";
 
 	gp->is_main = true;
@@ -720,6 +730,10 @@ _Noreturn void g_exit(void *result)
 	g *gp = getg();
 
 	gp->result = result;
+	/* a signal the kernel gave another thread while this G could still
+	 * take it: natively it would have run on this thread */
+	if (hooks.sig_exiting)
+		hooks.sig_exiting();
 	__call_tls_dtors();
 	keys_run_destructors(gp);
 	if (gp->user_stack)

@@ -125,8 +125,11 @@ static void *template_main(void *arg)
 			list = list->schedlink;
 			int r = hooks.pthread_create(&t, &attr, mstart_thread,
 						     mp);
-			if (r)
+			if (r) {
+				warnf("newm: pthread_create: %s (%d Ms)",
+				      strerror(r), (int)sched.mcount);
 				throw("newm: cannot create a kernel thread");
+			}
 		}
 	}
 	return NULL;

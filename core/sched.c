@@ -42,6 +42,7 @@
 #include <sys/epoll.h>
 #include <sys/mman.h>
 #include <sys/syscall.h>
+#include <time.h>
 #include "core.h"
 
 struct sched sched = { .lock = MUTEX_INIT(LOCKRANK_SCHED) };
@@ -247,7 +248,7 @@ p *stopm(m *mp, int64_t until)
 	if (!woken) {
 		lock(&sched.lock);
 		bool was_idle = mremove(mp);
-		bool reap = was_idle && !sleeper && !mp->is_m0 &&
+		bool reap = was_idle && !sleeper && !mp->is_m0 && !mp->forked &&
 			    sched.mcount - sched.nmdead > sched.nprocs + 1;
 		if (reap)
 			sched.nmdead++;
@@ -415,6 +416,126 @@ top:
 	}
 }
 
+/* ---- wired Gs (Go: lockOSThread, startlockedm, stoplockedm) ----------- */
+
+void (*wire_apply_hook)(g *gp);
+
+/* ---- CPU time per G -------------------------------------------------------- */
+
+_Atomic bool cpu_acct;
+
+/* The calling kernel thread's CPU time, ns. */
+static int64_t thread_cpu_now(void)
+{
+	struct timespec ts;
+
+	arch_syscall(SYS_clock_gettime, CLOCK_THREAD_CPUTIME_ID, &ts, 0, 0);
+	return (int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec;
+}
+
+int64_t g_cputime(g *gp)
+{
+	g *self = getg();
+
+	if (!atomic_load_explicit(&cpu_acct, memory_order_relaxed)) {
+		atomic_store(&cpu_acct, true);
+		if (self && !self->is_g0 && !self->cpu_in)
+			self->cpu_in = thread_cpu_now();
+	}
+	int64_t t = gp->cpu_ns, in = gp->cpu_in;
+	if (gp == self)
+		return t + (in ? thread_cpu_now() - in : 0);
+	m *mp = gp->m;
+	if (in && mp && atomic_load_explicit(&gp->status,
+					     memory_order_relaxed) == G_RUNNING) {
+		/* the kernel's MAKE_THREAD_CPUCLOCK(tid, CPUCLOCK_SCHED) */
+		clockid_t clk = (clockid_t)((~(unsigned)mp->tid << 3) | 6);
+		struct timespec ts;
+		if (arch_syscall(SYS_clock_gettime, clk, &ts, 0, 0) == 0) {
+			int64_t now = (int64_t)ts.tv_sec * 1000000000 +
+				      ts.tv_nsec;
+			if (now > in)
+				t += now - in;
+		}
+	}
+	return t;
+}
+
+static void wire_here(m *mp, g *gp)
+{
+	if (!gp->lockedm) {
+		gp->lockedm = mp;
+		mp->lockedg = gp;
+	}
+	atomic_store_explicit(&gp->wire_req, false, memory_order_relaxed);
+	if (wire_apply_hook)
+		wire_apply_hook(gp);
+}
+
+void g_wire(void)
+{
+	g *gp = getg();
+
+	/* the M cannot change under us: no P handoff moves a running G */
+	if (gp->lockedm)
+		return;
+	rt_enter();
+	gp->lockedm = gp->m;
+	gp->m->lockedg = gp;
+	rt_exit();
+}
+
+/* A wired M whose G is not running: give the P away and sleep until
+ * someone hands it back with the G (startlockedm). m.park was cleared
+ * when the G left (finish_mcall), so a wakeup in between is kept.
+ * Returns the G, the P held. Go: stoplockedm. */
+static g *stoplockedm(m *mp)
+{
+	if (mp->p)
+		handoffp(releasep(mp));
+	/* asleep holding nothing, like an idle M: signals go elsewhere */
+	mp->idle = true;
+	atomic_thread_fence(memory_order_seq_cst);	/* idle, then rt_mask */
+	rt_mask_idle(mp);
+	if (atomic_load_explicit(&mp->sigdefer, memory_order_relaxed))
+		m_undefer(mp);
+	notetsleep(&mp->park, -1);
+	mp->idle = false;
+	p *pp = mp->nextp;
+	mp->nextp = NULL;
+	acquirep(mp, pp);
+	return mp->lockedg;
+}
+
+/* gp, taken from a queue by mp, is wired to another M: hand it our P and
+ * wake it; mp goes looking for a P again. Go: startlockedm. */
+static void startlockedm(m *mp, g *gp)
+{
+	m *lm = gp->lockedm;
+
+	if (mp->spinning)
+		resetspinning(mp);
+	lm->nextp = releasep(mp);
+	notewakeup(&lm->park);
+}
+
+/* The wired G of mp has exited: the kernel thread carries its state, so
+ * it ends too (the process's main thread cannot: it goes on, unwired). */
+static void lockedm_exit(m *mp)
+{
+	handoffp(releasep(mp));
+	if (mp->is_m0) {
+		/* back to the defaults the other Gs run with */
+		if (wire_apply_hook)
+			wire_apply_hook(NULL);
+		return;
+	}
+	lock(&sched.lock);
+	sched.nmdead++;
+	unlock(&sched.lock);
+	m_exit(mp);
+}
+
 static void execute(m *mp, g *gp, bool inherit)
 {
 	p *pp = mp->p;
@@ -425,6 +546,18 @@ static void execute(m *mp, g *gp, bool inherit)
 	atomic_store_explicit(&gp->status, G_RUNNING, memory_order_relaxed);
 	gp->m = mp;
 	mp->curg = gp;
+	/* another thread asked to wire gp (pthread_setaffinity_np on it):
+	 * this M is its M from now on */
+	if (__builtin_expect(atomic_load_explicit(&gp->wire_req,
+						  memory_order_acquire), 0))
+		wire_here(mp, gp);
+	if (__builtin_expect(atomic_load_explicit(&cpu_acct,
+						  memory_order_relaxed), 0))
+		gp->cpu_in = thread_cpu_now();
+	/* a request for the previous G is void */
+	if (atomic_load_explicit(&mp->preempt_req, memory_order_relaxed))
+		atomic_store_explicit(&mp->preempt_req, false,
+				      memory_order_relaxed);
 	/* the kernel thread takes the G's signal mask (pthread_sigmask) */
 	if (gp->sigmask != mp->kmask) {
 		arch_syscall(SYS_rt_sigprocmask, SIG_SETMASK,
@@ -450,6 +583,10 @@ static g *schedule(m *mp, bool *inherit)
 		gp = findrunnable(mp, inherit);
 	if (mp->spinning)
 		resetspinning(mp);
+	if (__builtin_expect(gp->lockedm != NULL, 0) && gp->lockedm != mp) {
+		startlockedm(mp, gp);
+		return NULL;
+	}
 	return gp;
 }
 
@@ -462,6 +599,14 @@ static g *finish_mcall(m *mp)
 
 	mp->curg = NULL;
 	gp->m = NULL;
+	if (gp->cpu_in) {
+		gp->cpu_ns += thread_cpu_now() - gp->cpu_in;
+		gp->cpu_in = 0;
+	}
+	/* a wired M sleeps on its note until its G is handed back: clear it
+	 * before the G can be seen by anyone who would hand it back */
+	if (mp->lockedg)
+		noteclear(&mp->park);
 	uint64_t own = gp->sigmask & ~atomic_load_explicit(&rt_mask,
 							   memory_order_relaxed);
 	if (own && mp->mcallop != MCALL_EXIT)
@@ -483,7 +628,22 @@ static g *finish_mcall(m *mp)
 		atomic_store_explicit(&gp->status, G_RUNNABLE,
 				      memory_order_relaxed);
 		mp->p->nyield++;
+		if (mp->lockedg) {
+			/* others run first; one of them hands gp back */
+			lock(&sched.lock);
+			globrunqput(gp);
+			unlock(&sched.lock);
+			return NULL;
+		}
 		runqput(mp->p, gp, false);
+		return NULL;
+	case MCALL_PREEMPT:
+		/* Go's gopreempt_m: behind everything queued anywhere */
+		atomic_store_explicit(&gp->status, G_RUNNABLE,
+				      memory_order_relaxed);
+		lock(&sched.lock);
+		globrunqput(gp);
+		unlock(&sched.lock);
 		return NULL;
 	case MCALL_EXITSYSCALL:
 		/* no P was free: queue gp globally, this M waits for a P */
@@ -498,10 +658,18 @@ static g *finish_mcall(m *mp)
 		atomic_store_explicit(&gp->status, G_DEAD,
 				      memory_order_relaxed);
 		sigmask_account(gp->sigmask, -1);
+		if (atomic_load_explicit(&gp->sigproc, memory_order_relaxed) &&
+		    hooks.sig_orphans)
+			hooks.sig_orphans(gp);
 		/* acq_rel: result is visible to the joiner. */
 		uint32_t old = atomic_fetch_or_explicit(&gp->joinword,
 							JOIN_EXITED,
 							memory_order_acq_rel);
+		if (mp->lockedg == gp) {
+			mp->lockedg = NULL;
+			gp->lockedm = NULL;
+			mp->lockexit = true;
+		}
 		if (old & JOIN_DETACHED)
 			g_release(gp, true);
 		else
@@ -517,10 +685,19 @@ _Noreturn void mstart(m *mp)
 		g *gp = mp->curg ? finish_mcall(mp) : NULL;
 		bool inherit = true;
 
-		while (!mp->p)
-			stopm(mp, -1);	/* lost its P in a syscall */
-		if (!gp)
+		if (mp->lockexit) {
+			mp->lockexit = false;
+			lockedm_exit(mp);	/* returns only on m0 */
+		}
+		if (!gp && mp->lockedg) {
+			gp = stoplockedm(mp);
+			inherit = false;
+		}
+		while (!gp) {
+			while (!mp->p)
+				stopm(mp, -1);	/* lost its P in a syscall */
 			gp = schedule(mp, &inherit);
+		}
 		execute(mp, gp, inherit);
 	}
 }
@@ -687,6 +864,16 @@ void *mstart_thread(void *arg)
  * the template and sysmon threads are started again. Runs as the first
  * pthread_atfork child handler, on the forking G.
  */
+void sched_afterfork_parent(void)
+{
+	g *gp = getg();
+
+	/* the child's parent thread is this M's: its PR_SET_PDEATHSIG fires
+	 * when this thread ends, so it must not end while the G lives */
+	if (gp && gp->m)
+		gp->m->forked = true;
+}
+
 void sched_afterfork_child(void)
 {
 	g *gp = getg();
@@ -701,6 +888,7 @@ void sched_afterfork_child(void)
 	stack_afterfork();
 	g_afterfork();
 	keys_afterfork();
+	preempt_afterfork();
 	for (int i = 0; i < sched.nprocs; i++) {
 		p *pp = sched.allp[i];
 		atomic_store(&pp->runqhead, 0);

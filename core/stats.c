@@ -42,6 +42,7 @@ void stats_print(void)
 		"  steals             %llu\n"
 		"  parks              %llu\n"
 		"  yields             %llu\n"
+		"  preemptions        %llu (%llu asked)\n"
 		"  syscalls entered   %llu\n"
 		"  P handoffs         %llu\n"
 		"  sysmon retakes     %llu in syscalls, %llu blocked elsewhere\n"
@@ -54,6 +55,8 @@ void stats_print(void)
 		(unsigned long long)g_peak_live,
 		(unsigned long long)nswitch, (unsigned long long)nsteal,
 		(unsigned long long)npark, (unsigned long long)nyield,
+		(unsigned long long)sched_preempts,
+		(unsigned long long)sched_preempt_asks,
 		(unsigned long long)nsys,
 		(unsigned long long)sched_handoffs,
 		(unsigned long long)sysmon_retakes,
@@ -63,6 +66,11 @@ void stats_print(void)
 		(unsigned long long)netpoll_polls,
 		(unsigned long long)(mapped >> 20),
 		(unsigned long long)chunks, ru.ru_maxrss, run);
+	if (strict_mode && n >= 0 && n < (int)sizeof buf)
+		n += snprintf(buf + n, sizeof buf - n,
+			      "  strict traps       %llu (%llu call sites)\n",
+			      (unsigned long long)strict_traps,
+			      (unsigned long long)strict_sites);
 	if (n > (int)sizeof buf)
 		n = sizeof buf;
 	arch_syscall(SYS_write, stats_fd, buf, n, 0);

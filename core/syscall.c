@@ -83,6 +83,17 @@ void rt_exit(void)
 }
 
 __thread bool rt_thread_busy __attribute__((tls_model("initial-exec")));
+/* 1 + this thread's slot in rm.helper_tid (sysmon, template), or 0 */
+static __thread int helper_slot __attribute__((tls_model("initial-exec")));
+
+bool rt_thread_holds_nothing(void)
+{
+	g *gp = getg();
+
+	if (!gp)	/* sysmon or the template, asleep */
+		return helper_slot > 0 && !rt_thread_busy;
+	return gp->is_g0 && gp->m->idle;
+}
 
 bool m_in_runtime(void)
 {
@@ -262,7 +273,6 @@ static struct {
 } rm = { .lock = ATOMIC_FLAG_INIT };
 
 _Atomic uint64_t rt_mask;
-static __thread int helper_slot __attribute__((tls_model("initial-exec")));
 
 static uint64_t compute(void)
 {

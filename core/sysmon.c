@@ -12,12 +12,14 @@
  * is never more than ~20 µs + one round late.
  *
  * It also finds Ms blocked where no shim saw it (class 3, retake_stray)
- * and polls the network when no M did for 10 ms (netpoll.c). Not yet
- * here: preemption requests (issue 6).
+ * and polls the network when no M did for 10 ms (netpoll.c), and asks
+ * a G that has run for 10 ms while other work waits to yield
+ * (preempt_check; the mechanism is preempt.c).
  *
  * Rejected. A timer per syscall: costs every fast syscall; polling a few
  * words per P per round costs nothing.
  */
+#include <fcntl.h>
 #include <pthread.h>
 #include <string.h>
 #include <sys/syscall.h>
@@ -39,7 +41,14 @@ static struct {
 	int64_t nsw_since[MAXPROCS_LIMIT];
 	int64_t cpu[MAXPROCS_LIMIT];
 	int64_t cpu_since[MAXPROCS_LIMIT];
-	_Atomic uint32_t longsleep;	/* futex: 1 while sleeping > 1 ms */
+	/* preemption: last schedtick seen, since when, the M's CPU time
+	 * at the last request */
+	uint32_t ptick[MAXPROCS_LIMIT];
+	int64_t psince[MAXPROCS_LIMIT];
+	int64_t pcpu[MAXPROCS_LIMIT];
+	_Atomic uint32_t longsleep;	/* 1 while sleeping > 1 ms */
+	_Atomic uint32_t asleep;	/* futex: 1 while sleeping */
+	_Atomic uint32_t wakereq;	/* sysmon_wake came: one round now */
 } sm;
 
 void sysmon_kick(void)
@@ -48,8 +57,18 @@ void sysmon_kick(void)
 
 	/* relaxed: a stale read only delays the retake by one sleep. */
 	if (atomic_load_explicit(&sm.longsleep, memory_order_relaxed) &&
-	    atomic_compare_exchange_strong(&sm.longsleep, &one, 0))
-		futex_wake(&sm.longsleep, 1);
+	    atomic_compare_exchange_strong(&sm.longsleep, &one, 0) &&
+	    atomic_exchange(&sm.asleep, 0))
+		futex_wake(&sm.asleep, 1);
+}
+
+void sysmon_wake(void)
+{
+	uint32_t one = 1;
+
+	atomic_store(&sm.wakereq, 1);	/* awake: do not sleep next */
+	if (atomic_compare_exchange_strong(&sm.asleep, &one, 0))
+		futex_wake(&sm.asleep, 1);
 }
 
 static int64_t thread_cputime(int tid)
@@ -63,9 +82,41 @@ static int64_t thread_cputime(int tid)
 	return (int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec;
 }
 
+/* Is kernel thread tid asleep (state S or D), rather than runnable but
+ * waiting for a CPU? A thread the kernel merely preempted uses no CPU
+ * either, and taking its P would only add a thread to a busy machine. */
+static bool thread_asleep(int tid)
+{
+	char path[64], buf[256];
+	int n = 0;
+
+	memcpy(path, "/proc/self/task/", 16);
+	n = 16;
+	char digits[12];
+	int nd = 0;
+	for (unsigned v = (unsigned)tid; v || !nd; v /= 10)
+		digits[nd++] = (char)('0' + v % 10);
+	while (nd)
+		path[n++] = digits[--nd];
+	memcpy(path + n, "/stat", 6);
+	long fd = arch_syscall(SYS_open, path, O_RDONLY | O_CLOEXEC, 0, 0);
+	if (fd < 0)
+		return true;	/* cannot tell: as before */
+	long r = arch_syscall(SYS_read, fd, buf, sizeof buf - 1, 0);
+	arch_syscall(SYS_close, fd, 0, 0, 0);
+	if (r <= 0)
+		return true;
+	buf[r] = 0;
+	char *c = strrchr(buf, ')');	/* the name may hold spaces, ')' */
+	if (!c || c[1] != ' ')
+		return true;
+	return c[2] == 'S' || c[2] == 'D';
+}
+
 /* P i runs the same G as last round on M mp in user code: if mp's thread
- * has used no CPU for STRAY_NS, it sleeps where no shim saw it. Take the
- * P (the M notices in rt_enter) and hand it off. */
+ * has used no CPU for STRAY_NS and is asleep in the kernel, it sleeps
+ * where no shim saw it. Take the P (the M notices in rt_enter) and hand
+ * it off. */
 static bool retake_stray(int i, p *pp, int64_t now)
 {
 	m *mp = pp->m;
@@ -87,7 +138,7 @@ static bool retake_stray(int i, p *pp, int64_t now)
 		sm.cpu_since[i] = now;
 		return false;
 	}
-	if (now - sm.cpu_since[i] < STRAY_NS)
+	if (now - sm.cpu_since[i] < STRAY_NS || !thread_asleep(mp->tid))
 		return false;
 	/* nothing else to run, no timer due: leave it */
 	int64_t next = timers_next();
@@ -116,15 +167,72 @@ static bool retake_stray(int i, p *pp, int64_t now)
 	return true;
 }
 
+#define PREEMPT_NS 10000000	/* Go's forcePreemptNS */
+#define PREEMPT_MIN_NS 50000	/* the shortest slice a due timer ends */
+
+static bool thread_asleep(int tid);
+
+/* Ask P i's M to preempt its G if its thread is computing: its CPU time
+ * moved since the last look and it is not asleep in the kernel now. A
+ * thread blocked in a system call no shim saw must not get the signal:
+ * the call would fail with EINTR. */
+static void preempt_cpu(int i, m *mp)
+{
+	int64_t cpu = thread_cputime(mp->tid), was = sm.pcpu[i];
+
+	sm.pcpu[i] = cpu;
+	if (cpu == was || thread_asleep(mp->tid))
+		return;
+	preempt_ask(mp);
+}
+
+/* P i has run the same time slice (schedtick: a G and those it handed
+ * runnext to) for 10 ms while other Gs wait: if its thread is computing
+ * (its CPU time moved: a thread asleep in the kernel is retake_stray's),
+ * ask its G to yield; again every round until it does. Returns the age
+ * of the slice when P i could be asked to make way for a due timer, else
+ * -1. */
+static int64_t preempt_check(int i, p *pp, int64_t now)
+{
+	uint32_t t = pp->schedtick;
+	m *mp = pp->m;
+
+	if (sm.ptick[i] != t) {
+		sm.ptick[i] = t;
+		sm.psince[i] = now;
+		sm.pcpu[i] = -1;
+		return -1;
+	}
+	int64_t age = now - sm.psince[i];
+	if (!preempt_sig || !mp || age < PREEMPT_MIN_NS ||
+	    atomic_load_explicit(&mp->pstate, memory_order_relaxed) != PS_USER)
+		return -1;
+	if (age < PREEMPT_NS ||
+	    (runqempty(pp) &&
+	     !atomic_load_explicit(&sched.runqsize, memory_order_relaxed)))
+		return age;
+	preempt_cpu(i, mp);
+	return -1;
+}
+
 static int retake(int64_t now)
 {
-	int n = 0;
+	int n = 0, oldest = -1;
+	int64_t oldest_age = -1;
 
 	for (int i = 0; i < sched.nprocs; i++) {
 		p *pp = sched.allp[i];
 		int st = atomic_load_explicit(&pp->status, memory_order_acquire);
 		if (st == P_RUNNING) {
-			n += retake_stray(i, pp, now);
+			if (retake_stray(i, pp, now)) {
+				n++;
+				continue;
+			}
+			int64_t age = preempt_check(i, pp, now);
+			if (age > oldest_age) {
+				oldest_age = age;
+				oldest = i;
+			}
 			continue;
 		}
 		if (st != P_SYSCALL)
@@ -148,6 +256,17 @@ static int retake(int64_t now)
 		handoffp(pp);
 		n++;
 	}
+	/* a timer is due and no P is free to run it: the longest-running
+	 * slice makes way (the M that schedules runs every due timer). A
+	 * sleeping thread natively wakes at once; this keeps it within
+	 * about a millisecond. */
+	if (oldest >= 0 && !atomic_load_explicit(&sched.npidle,
+						 memory_order_relaxed)) {
+		int64_t next = timers_next();
+		p *pp = sched.allp[oldest];
+		if (next >= 0 && next <= now && pp->m)
+			preempt_cpu(oldest, pp->m);
+	}
 	return n;
 }
 
@@ -165,15 +284,29 @@ static void *sysmon_main(void *arg)
 			delay *= 2;
 		if (delay > 10000000)
 			delay = 10000000;
-		rt_thread_idle(true);
-		if (delay > 1000000) {
-			atomic_store(&sm.longsleep, 1);
-			futex_wait(&sm.longsleep, 1, nanotime() + delay);
-			atomic_store(&sm.longsleep, 0);
-		} else {
-			struct timespec ts = { 0, delay };
-			arch_syscall(SYS_nanosleep, &ts, NULL, 0, 0);
+		/* every P busy and a timer pending: be up when it is due,
+		 * to preempt for it (one already due was asked for in this
+		 * round: look again in 100 us, not at once) */
+		int64_t next = timers_next();
+		int64_t sleep = delay;
+		if (next >= 0 &&
+		    !atomic_load_explicit(&sched.npidle, memory_order_relaxed)) {
+			int64_t until = next - nanotime();
+			if (until <= 0)	/* asked for, but not run yet */
+				until = 100000;
+			if (until < sleep)
+				sleep = until < 20000 ? 20000 : until;
 		}
+		rt_thread_idle(true);
+		/* longsleep says whether a syscall's kick should wake us;
+		 * asleep whether sysmon_wake may */
+		if (sleep > 1000000)
+			atomic_store(&sm.longsleep, 1);
+		atomic_store(&sm.asleep, 1);
+		if (!atomic_exchange(&sm.wakereq, 0))
+			futex_wait(&sm.asleep, 1, nanotime() + sleep);
+		atomic_store(&sm.asleep, 0);
+		atomic_store(&sm.longsleep, 0);
 		rt_thread_idle(false);
 		void (*hook)(void) = atomic_load_explicit(&sysmon_hook,
 							  memory_order_acquire);

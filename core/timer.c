@@ -165,6 +165,9 @@ void timer_add(struct timer *t)
 	netpoll_break(t->when);
 	if (!wake_timer_sleeper(t->when))
 		wakep();
+	/* every P busy: sysmon preempts one when it is due (sysmon.c) */
+	if (!atomic_load_explicit(&sched.npidle, memory_order_relaxed))
+		sysmon_kick();
 }
 
 bool timer_del(struct timer *t)

@@ -14,6 +14,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <sched.h>
+#include <signal.h>
 #include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -91,6 +92,47 @@ static int default_procs(void)
 	return n > MAXPROCS_LIMIT ? MAXPROCS_LIMIT : n;
 }
 
+/* GMP_PREEMPT_SIGNAL: a signal name (with or without SIG), a number, or
+ * 0 for no preemption. Only signals a program rarely relies on and
+ * whose default action is to be ignored or to end the process: libgmp
+ * emulates those when the program did not install a handler. -1 if v is
+ * none of these. */
+static int parse_preempt_signal(const char *v)
+{
+	static const struct {
+		const char *name;
+		int sig;
+	} names[] = {
+		{ "URG", SIGURG }, { "WINCH", SIGWINCH }, { "USR1", SIGUSR1 },
+		{ "USR2", SIGUSR2 }, { "PWR", SIGPWR },
+	};
+	char *end;
+
+	if (strncmp(v, "SIG", 3) == 0)
+		v += 3;
+	for (size_t i = 0; i < sizeof names / sizeof names[0]; i++)
+		if (strcmp(v, names[i].name) == 0)
+			return names[i].sig;
+	if (strncmp(v, "RTMIN+", 6) == 0) {
+		errno = 0;
+		long n = strtol(v + 6, &end, 10);
+		if (errno || *end || v[6] == 0 || n < 0 ||
+		    n > SIGRTMAX - SIGRTMIN)
+			return -1;
+		return SIGRTMIN + (int)n;
+	}
+	errno = 0;
+	long n = strtol(v, &end, 10);
+	if (errno || *end)
+		return -1;
+	if (n == 0)
+		return 0;
+	for (size_t i = 0; i < sizeof names / sizeof names[0]; i++)
+		if (n == names[i].sig)
+			return (int)n;
+	return n >= SIGRTMIN && n <= SIGRTMAX ? (int)n : -1;
+}
+
 static void parse_env(void)
 {
 	const char *v;
@@ -111,6 +153,18 @@ static void parse_env(void)
 			cfg.maxprocs = (int)n;
 	}
 
+	preempt_sig = SIGURG;
+	v = getenv("GMP_PREEMPT_SIGNAL");
+	if (v && *v) {
+		int sig = parse_preempt_signal(v);
+		if (sig < 0)
+			warnf("GMP_PREEMPT_SIGNAL=%s: expected 0 (off), URG, "
+			      "WINCH, USR1, USR2, PWR, RTMIN+N or a number "
+			      "from 34 to %d; using URG", v, SIGRTMAX);
+		else
+			preempt_sig = sig;
+	}
+
 	v = getenv("GMP_STATS");
 	if (v && *v) {
 		if (strcmp(v, "1") == 0)
@@ -118,6 +172,17 @@ static void parse_env(void)
 		else if (strcmp(v, "0") != 0)
 			warnf("GMP_STATS=%s: expected 1 or 0; statistics off",
 			      v);
+	}
+
+	v = getenv("GMP_STRICT");
+	if (v && *v && strcmp(v, "0") != 0) {
+		if (strcmp(v, "1") == 0)
+			strict_mode = STRICT_ON;
+		else if (strcmp(v, "report") == 0)
+			strict_mode = STRICT_REPORT;
+		else
+			warnf("GMP_STRICT=%s: expected 1, report or 0; strict "
+			      "mode off", v);
 	}
 }
 
@@ -146,8 +211,11 @@ static void start(void)
 			stats_fd = (int)fd;
 	}
 	gmp__install_sigcancel();
+	gmp__threadstate_init();
+	preempt_init();
+	strict_init();	/* before the runtime's threads: all get the filter */
 	sched_init(g_adopt_main());
-	pthread_atfork(NULL, NULL, sched_afterfork_child);
+	pthread_atfork(NULL, sched_afterfork_parent, sched_afterfork_child);
 	gmp__active = 1;
 	debugf("started: %d procs", cfg.maxprocs);
 }

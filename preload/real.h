@@ -12,6 +12,7 @@
 #include <signal.h>
 #include <semaphore.h>
 #include <threads.h>
+#include <sys/resource.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -44,6 +45,14 @@ struct real {
 	int (*pthread_setschedparam)(pthread_t, int,
 				     const struct sched_param *);
 	int (*pthread_setschedprio)(pthread_t, int);
+	int (*pthread_setaffinity_np)(pthread_t, size_t, const cpu_set_t *);
+	int (*pthread_getaffinity_np)(pthread_t, size_t, cpu_set_t *);
+	int (*unshare)(int);
+	int (*clock_gettime)(clockid_t, struct timespec *);
+	int (*clock_getres)(clockid_t, struct timespec *);
+	int (*pthread_getcpuclockid)(pthread_t, clockid_t *);
+	int (*getrusage)(int, struct rusage *);
+	int (*setns)(int, int);
 	int (*pthread_mutex_lock)(pthread_mutex_t *);
 	int (*pthread_mutex_trylock)(pthread_mutex_t *);
 	int (*pthread_mutex_timedlock)(pthread_mutex_t *,
@@ -117,6 +126,7 @@ void gmp__resolve_fileio(void);
 void gmp__ensure_init(void);
 /* shims/cancel.c: install libgmp's SIGCANCEL handler. */
 void gmp__install_sigcancel(void);
+void gmp__threadstate_init(void);
 /* True when the runtime is up. */
 extern int gmp__active;
 

@@ -8,6 +8,10 @@
 #include "real.h"
 #include "core.h"
 
+void gmp__sig_forward(int sig, siginfo_t *si, void *uc);
+void gmp__sig_orphans(g *gp);
+void gmp__sig_exiting(void);
+
 struct real real;
 struct hooks hooks;
 
@@ -52,6 +56,14 @@ void gmp__resolve(void)
 	R(pthread_getschedparam);
 	R(pthread_setschedparam);
 	R(pthread_setschedprio);
+	R(pthread_setaffinity_np);
+	R(pthread_getaffinity_np);
+	R(unshare);
+	R(clock_gettime);
+	R(clock_getres);
+	R(pthread_getcpuclockid);
+	R(getrusage);
+	R(setns);
 	R(pthread_mutex_lock);
 	R(pthread_mutex_trylock);
 	R(pthread_mutex_timedlock);
@@ -102,5 +114,9 @@ void gmp__resolve(void)
 	hooks.pthread_detach = real.pthread_detach;
 	hooks.thread_key_create = real.pthread_key_create;
 	hooks.thread_setspecific = real.pthread_setspecific;
+	hooks.sig_forward = gmp__sig_forward;
+	hooks.sig_orphans = gmp__sig_orphans;
+	hooks.sig_exiting = gmp__sig_exiting;
+	hooks.clock_gettime = real.clock_gettime;
 	atomic_store_explicit(&done, 1, memory_order_release);
 }

@@ -1085,11 +1085,14 @@ static void owned_flags(bool on)
 
 void gmp__before_exec(void)
 {
+	sched_afterfork_parent();	/* spawn: this M is a parent now */
 	owned_flags(false);
+	gmp__signals_exec(true);
 }
 
 void gmp__after_exec(void)
 {
+	gmp__signals_exec(false);
 	owned_flags(true);
 }
 

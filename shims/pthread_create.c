@@ -6,9 +6,9 @@
  * pthread_self and pthread_equal need no shim.
  *
  * Decisions. Scheduling attributes (policy, priority, inheritsched, scope)
- * are validated, recorded and reported back, but every G runs under the
- * M's kernel policy (wiring a G to its own M for a real-time policy is
- * issue 6's). Thread names are kept per G; the kernel's comm of the M is
+ * are validated, recorded and reported back; a policy other than
+ * SCHED_OTHER at 0 wires the G to a kernel thread of its own, which gets
+ * that policy (shims/threadstate.c). Thread names are kept per G; the kernel's comm of the M is
  * not changed. A pthread_t that is not a G (a thread glibc started for
  * itself) goes to glibc.
  */
@@ -68,6 +68,7 @@ EXPORT int pthread_create(pthread_t *t, const pthread_attr_t *attr,
 	if (r < 0)
 		return -r;
 	*t = (pthread_t)gp->tp;
+	gmp__threadstate_new(gp, attr);
 	newproc(gp);
 	return 0;
 }
@@ -246,24 +247,6 @@ EXPORT int pthread_getname_np(pthread_t t, char *buf, size_t len)
 	return 0;
 }
 
-static int check_sched(int policy, int prio)
-{
-	switch (policy) {
-	case SCHED_OTHER:
-	case SCHED_BATCH:
-	case SCHED_IDLE:
-	case SCHED_FIFO:
-	case SCHED_RR:
-		break;
-	default:
-		return EINVAL;
-	}
-	if (prio < sched_get_priority_min(policy) ||
-	    prio > sched_get_priority_max(policy))
-		return EINVAL;
-	return 0;
-}
-
 EXPORT int pthread_getschedparam(pthread_t t, int *policy,
 				 struct sched_param *sp)
 {
@@ -282,25 +265,19 @@ EXPORT int pthread_setschedparam(pthread_t t, int policy,
 {
 	g *gp = g_from_thread(t);
 
-	if (!gp || gp->is_main)
-		return REAL(pthread_setschedparam)(t, policy, sp);
-	int r = check_sched(policy, sp->sched_priority);
-	if (r)
-		return r;
-	gp->sched_policy = policy;
-	gp->sched_prio = sp->sched_priority;
-	return 0;
+	if (!gp)
+		return g_thread_ended(t) ? ESRCH
+					 : REAL(pthread_setschedparam)(t, policy,
+								       sp);
+	return gmp__set_sched(gp, policy, sp->sched_priority);
 }
 
 EXPORT int pthread_setschedprio(pthread_t t, int prio)
 {
 	g *gp = g_from_thread(t);
 
-	if (!gp || gp->is_main)
-		return REAL(pthread_setschedprio)(t, prio);
-	int r = check_sched(gp->sched_policy, prio);
-	if (r)
-		return r;
-	gp->sched_prio = prio;
-	return 0;
+	if (!gp)
+		return g_thread_ended(t) ? ESRCH
+					 : REAL(pthread_setschedprio)(t, prio);
+	return gmp__set_sched(gp, gp->sched_policy, prio);
 }

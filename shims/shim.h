@@ -80,6 +80,24 @@ bool gmp__pending_for_mask(const sigset_t *mask);
 void gmp__install_sigcancel(void);
 /* From the SIGCANCEL handler, on gp: run its pending handlers if safe. */
 void gmp__kicked(g *gp, void *uc);
+/* The program's action for a signal libgmp's own handler received
+ * (the preemption signal, core/preempt.c). Context: a signal handler. */
+void gmp__sig_forward(int sig, siginfo_t *si, void *uc);
+/* A G ended with process-directed signals it had not acted on: they go
+ * to another thread. Context: g0. */
+void gmp__sig_orphans(g *gp);
+/* The calling G is about to end: route the signals queued for a G now,
+ * while it can still take them. Context: the exiting G. */
+void gmp__sig_exiting(void);
+/* Before (true) and after an exec or spawn: signal dispositions the new
+ * program must inherit. */
+void gmp__signals_exec(bool before);
+/* threadstate.c: scheduling policy of a G (pthread_setschedparam and
+ * friends; 0 or an errno value); a new G's inherited kernel state; the
+ * start-up. */
+int gmp__set_sched(g *gp, int policy, int prio);
+void gmp__threadstate_new(g *gp, const pthread_attr_t *attr);
+void gmp__threadstate_init(void);
 int gmp__syscall_begin(g *gp);
 void gmp__syscall_end(g *gp, int armed, bool eintr);
 /* G-level sleep until deadline, a cancellation point: 0, or -EINTR when

@@ -19,7 +19,9 @@
  * forms, not condvars or mutexes, which glibc restarts), subject to
  * SA_RESTART; a running G or one in a system call is kicked (SIGCANCEL)
  * and runs it there. If every G blocks it by then, it goes back to the
- * kernel as pending for the process (rt_sigqueueinfo, siginfo kept).
+ * kernel as pending for the process (rt_sigqueueinfo, siginfo kept, or
+ * kill() for a kill() or tgkill one, which the kernel lets only the main
+ * thread requeue: si_pid is then ours).
  * sigaction returns the program's own action, never tramp.
  *
  * Limits (README): a standard or real-time signal that arrives again
@@ -52,7 +54,7 @@ static atomic_flag actlock = ATOMIC_FLAG_INIT;
 /* Signals the kernel gave a thread running no G that takes them (an idle
  * M, sysmon, a g0, or a G that blocks it after a mask change), waiting
  * for sysmon to pass them to a G: slot state 0 free, 1 being written by
- * tramp, 2 ready. One per signal: a second one arriving before sysmon
+ * tramp, 2 ready, 3 being taken. One per signal: a second one arriving before sysmon
  * routed the first merges with it, as a standard signal does. */
 static struct {
 	_Atomic int state;
@@ -63,10 +65,51 @@ static _Atomic int routed_any;
 static void call_handler(const struct sigaction *a, int sig, siginfo_t *si,
 			 void *uc)
 {
+	g *gp = curg();
+
+	/* a G is not preempted inside a handler (core/preempt.c) */
+	if (gp)
+		gp->in_handler++;
 	if (a->sa_flags & SA_SIGINFO)
 		a->sa_sigaction(sig, si, uc);
 	else if (a->sa_handler != SIG_DFL && a->sa_handler != SIG_IGN)
 		a->sa_handler(sig);
+	if (gp)
+		gp->in_handler--;
+}
+
+static void route_signals(void);
+
+/* SA_RESETHAND: the action becomes SIG_DFL as the handler is entered.
+ * Called from handlers, so without actlock: a sigaction racing with it
+ * may see either action. */
+static void reset_to_default(int sig)
+{
+	struct sigaction dfl = { .sa_handler = SIG_DFL };
+
+	acts[sig].ours = false;
+	acts[sig].act = dfl;
+	if (sig == preempt_sig)
+		preempt_set_action(0, SA_RESTART);
+	else
+		REAL(sigaction)(sig, &dfl, NULL);
+}
+/* this thread is in route_signals from a handler (tramp) */
+static __thread bool routing __attribute__((tls_model("initial-exec")));
+static void pending_info(g *gp, int sig, siginfo_t *si);
+
+/* Queue sig for route_signals (merging with one already queued). Any
+ * context, a signal handler included. */
+static void to_route(int sig, const siginfo_t *si)
+{
+	int zero = 0;
+
+	if (atomic_compare_exchange_strong(&routed[sig].state, &zero, 1)) {
+		routed[sig].si = *si;
+		atomic_store(&routed[sig].state, 2);
+	}
+	atomic_store(&routed_any, 1);
+	gmp__sysmon_hook_on();
 }
 
 /* Every handler the program installs runs through tramp. On a G it calls
@@ -79,9 +122,16 @@ static void tramp(int sig, siginfo_t *si, void *uc)
 	g *self = getg();
 
 	/* the runtime's code is not reentrant: run it when the thread is
-	 * out of it (a handler calling sem_post would deadlock) */
+	 * out of it (a handler calling sem_post would deadlock). Only a
+	 * signal sent to this very thread (tgkill: raise, pthread_kill) is
+	 * kept for it; one sent to the process is passed on by sysmon. */
 	if (m_in_runtime()) {
-		m_defer_signal(sig, si, uc);
+		if (si->si_code == SI_TKILL) {
+			m_defer_signal(sig, si, uc);
+			return;
+		}
+		to_route(sig, si);
+		sysmon_wake();
 		return;
 	}
 	if (self && self->is_g0)
@@ -93,20 +143,99 @@ static void tramp(int sig, siginfo_t *si, void *uc)
 	 * takes sig (its recorded mask may lag behind the kernel's in
 	 * pthread_sigmask: the kernel's is the truth) */
 	if (!self || (st != G_RUNNING && st != G_SYSCALL)) {
-		int zero = 0;
-		if (atomic_compare_exchange_strong(&routed[sig].state, &zero,
-						   1)) {
-			routed[sig].si = *si;
-			atomic_store(&routed[sig].state, 2);
+		to_route(sig, si);
+		/* an idle M or an idle runtime helper holds no lock: pass it
+		 * on from here, at once (unless this handler interrupted the
+		 * same work, which holds locks); elsewhere sysmon does */
+		if (rt_thread_holds_nothing() && !routing) {
+			routing = true;
+			route_signals();
+			routing = false;
+		} else {
+			sysmon_wake();
 		}
-		atomic_store(&routed_any, 1);
-		gmp__sysmon_hook_on();
-		sysmon_kick();
 		return;
 	}
 	if (a.sa_flags & SA_RESETHAND)
-		acts[sig].ours = false;	/* the kernel reset it to SIG_DFL */
+		reset_to_default(sig);
 	call_handler(&a, sig, si, uc);
+}
+
+/* The preemption signal (core/preempt.c) is libgmp's in the kernel; one
+ * that is not sysmon's request gets the program's action here. */
+static bool default_ignored(int sig)
+{
+	return sig == SIGCHLD || sig == SIGURG || sig == SIGWINCH ||
+	       sig == SIGCONT;
+}
+
+void gmp__sig_forward(int sig, siginfo_t *si, void *uc)
+{
+	if (acts[sig].ours) {
+		tramp(sig, si, uc);
+		return;
+	}
+	if (acts[sig].act.sa_handler == SIG_IGN || default_ignored(sig))
+		return;
+	/* the default action kills the process: let the kernel apply it
+	 * (the signal is blocked until this handler returns) */
+	struct sigaction dfl = { .sa_handler = SIG_DFL };
+	REAL(sigaction)(sig, &dfl, NULL);
+	arch_syscall(SYS_tgkill, getpid(), arch_syscall(SYS_gettid, 0, 0, 0, 0),
+		     sig, 0);
+}
+
+/* Around exec and spawn: a preemption signal the program ignores must
+ * stay ignored in the new program (the kernel resets a handler to the
+ * default, but keeps SIG_IGN). */
+void gmp__signals_exec(bool before)
+{
+	if (!preempt_sig || acts[preempt_sig].ours ||
+	    acts[preempt_sig].act.sa_handler != SIG_IGN)
+		return;
+	if (before) {
+		struct sigaction ign = { .sa_handler = SIG_IGN };
+		REAL(sigaction)(preempt_sig, &ign, NULL);
+	} else {
+		preempt_reinstall();
+	}
+}
+
+/* gp ended with process-directed signals it had not acted on (posted by
+ * route_signals): they go to another thread, as the kernel would have
+ * delivered them to one that was still there. Context: g0, after the G
+ * exited. */
+void gmp__sig_orphans(g *gp)
+{
+	uint64_t left = atomic_exchange(&gp->sigproc, 0) &
+			atomic_exchange(&gp->sigpend, 0);
+
+	while (left) {
+		int sig = __builtin_ctzll(left) + 1;
+		siginfo_t si;
+		left &= ~BIT(sig);
+		pending_info(gp, sig, &si);
+		debugf("signal %d: its thread ended first: passed on", sig);
+		to_route(sig, &si);
+	}
+	sysmon_wake();
+}
+
+void gmp__sig_exiting(void)
+{
+	g *gp = curg();
+	bool restart;
+
+	if (!gp || gp->rt > 0)
+		return;
+	/* one the kernel has chosen another thread for but not handed over
+	 * yet is still the process's: setting the mask makes the kernel
+	 * look again, and hand it to this thread on the way back */
+	uint64_t cur = gp->sigmask;
+	arch_syscall(SYS_rt_sigprocmask, SIG_SETMASK, (long)&cur, 0, 8);
+	route_signals();
+	if (atomic_load(&gp->sigpend) & ~gp->sigmask)
+		gmp__run_pending(gp, &restart);
 }
 
 /* ---- sysmon ------------------------------------------------------------ */
@@ -165,21 +294,34 @@ static void route_signals(void)
 	if (!atomic_exchange(&routed_any, 0))
 		return;
 	for (int sig = 1; sig < NSIG; sig++) {
-		if (atomic_load(&routed[sig].state) != 2)
+		int two = 2;
+		/* claim it: sysmon and a thread the signal landed on may
+		 * both be here */
+		if (!atomic_compare_exchange_strong(&routed[sig].state, &two,
+						    3))
 			continue;
 		siginfo_t si = routed[sig].si;
 		atomic_store(&routed[sig].state, 0);
 		struct target t = { .sig = sig, .best = 0, .gp = NULL };
 		g_foreach(pick, &t);
 		if (t.gp) {
+			/* the process's signal: if gp ends before it ran the
+			 * handler, it comes back here (gmp__sig_orphans) */
+			atomic_fetch_or(&t.gp->sigproc, BIT(sig));
 			post(t.gp, sig, &si);
 			continue;
 		}
+		debugf("signal %d: no thread takes it: pending for the process",
+		       sig);
 		/* every G blocks it now: pending for the process, in the
 		 * kernel, where sigpending and sigwait see it and the first
 		 * G to unblock it takes it (runtime threads block what
 		 * every G blocks) */
-		arch_syscall(SYS_rt_sigqueueinfo, getpid(), sig, (long)&si, 0);
+		if (arch_syscall(SYS_rt_sigqueueinfo, getpid(), sig, (long)&si,
+				 0) == -EPERM)
+			/* the kernel lets only the main thread queue a
+			 * SI_USER or SI_TKILL one: as kill() would send it */
+			arch_syscall(SYS_kill, getpid(), sig, 0, 0);
 	}
 }
 
@@ -237,6 +379,8 @@ static bool installed(int sig)
 {
 	struct sigaction cur;
 
+	if (sig == preempt_sig)
+		return acts[sig].ours;
 	return acts[sig].ours && REAL(sigaction)(sig, NULL, &cur) == 0 &&
 	       cur.sa_sigaction == tramp;
 }
@@ -244,6 +388,26 @@ static bool installed(int sig)
 static bool is_handler(const struct sigaction *act)
 {
 	return act->sa_handler != SIG_DFL && act->sa_handler != SIG_IGN;
+}
+
+/* sigaction for the preemption signal: the kernel keeps libgmp's
+ * handler, the program's action is only recorded (actlock held). */
+static int preempt_sigaction(int sig, const struct sigaction *act,
+			     struct sigaction *oact)
+{
+	struct sigaction prev = acts[sig].act;
+
+	if (act) {
+		uint64_t mask;
+		acts[sig].act = *act;
+		acts[sig].ours = is_handler(act);
+		memcpy(&mask, &act->sa_mask, sizeof mask);
+		preempt_set_action(acts[sig].ours ? mask : 0,
+				   acts[sig].ours ? act->sa_flags : SA_RESTART);
+	}
+	if (oact)
+		*oact = prev;
+	return 0;
 }
 
 EXPORT int sigaction(int sig, const struct sigaction *act,
@@ -259,10 +423,18 @@ EXPORT int sigaction(int sig, const struct sigaction *act,
 	struct sigaction prev = acts[sig].act;
 	bool prev_ours = acts[sig].ours;
 	int r;
-	if (act && is_handler(act)) {
+	if (sig == preempt_sig) {
+		r = preempt_sigaction(sig, act, oact);
+		if (acts[sig].ours)
+			gmp__sysmon_hook_on();
+	} else if (act && is_handler(act)) {
 		struct sigaction k = *act;
 		k.sa_sigaction = tramp;
 		k.sa_flags |= SA_SIGINFO;
+		/* one-shot handlers are reset where they run (tramp, or the
+		 * G a signal is passed to): the kernel would reset before
+		 * libgmp decided where to run it */
+		k.sa_flags &= ~SA_RESETHAND;
 		acts[sig].act = *act;	/* before a signal can reach tramp */
 		acts[sig].ours = true;
 		r = REAL(sigaction)(sig, &k, oact);
@@ -310,6 +482,7 @@ bool gmp__run_pending(g *gp, bool *restart)
 		int sig = __builtin_ctzll(pend) + 1;
 		if (!(atomic_fetch_and(&gp->sigpend, ~BIT(sig)) & BIT(sig)))
 			continue;
+		atomic_fetch_and(&gp->sigproc, ~BIT(sig));
 		struct sigaction a = acts[sig].act;
 		if (!installed(sig)) {
 			/* the action changed to SIG_DFL/SIG_IGN since: let
@@ -323,10 +496,8 @@ bool gmp__run_pending(g *gp, bool *restart)
 		ucontext_t uc;
 		pending_info(gp, sig, &si);
 		getcontext(&uc);
-		if (a.sa_flags & SA_RESETHAND) {
-			struct sigaction dfl = { .sa_handler = SIG_DFL };
-			sigaction(sig, &dfl, NULL);
-		}
+		if (a.sa_flags & SA_RESETHAND)
+			reset_to_default(sig);
 		if (!(a.sa_flags & SA_RESTART))
 			*restart = false;
 		call_handler(&a, sig, &si, &uc);
@@ -503,6 +674,13 @@ EXPORT __sighandler_t sysv_signal(int sig, __sighandler_t handler)
 	return set_handler(sig, handler, SA_RESETHAND | SA_NODEFER, false);
 }
 
+/* what signal() is under strict X/Open feature macros (glibc's header
+ * redirects it) */
+EXPORT __sighandler_t __sysv_signal(int sig, __sighandler_t handler)
+{
+	return sysv_signal(sig, handler);
+}
+
 EXPORT __sighandler_t sigset(int sig, __sighandler_t disp)
 {
 	struct sigaction act, oact;
@@ -557,6 +735,7 @@ static int take_pending(g *gp, uint64_t want, siginfo_t *info)
 		int sig = __builtin_ctzll(pend) + 1;
 		if (!(atomic_fetch_and(&gp->sigpend, ~BIT(sig)) & BIT(sig)))
 			continue;
+		atomic_fetch_and(&gp->sigproc, ~BIT(sig));
 		siginfo_t si;
 		pending_info(gp, sig, &si);
 		if (info)

@@ -88,7 +88,8 @@ bool arch_ctx_fail_syscall(void *ucontext, long err)
 
 void arch_sigreturn(void);
 
-int arch_sigaction(int sig, void (*h)(int, siginfo_t *, void *), int flags)
+int arch_sigaction_mask(int sig, void (*h)(int, siginfo_t *, void *),
+			int flags, uint64_t mask)
 {
 	struct {
 		void *handler;
@@ -96,7 +97,12 @@ int arch_sigaction(int sig, void (*h)(int, siginfo_t *, void *), int flags)
 		void (*restorer)(void);
 		uint64_t mask;
 	} ksa = { (void *)h, (unsigned long)flags | 0x04000000 /* SA_RESTORER */,
-		  arch_sigreturn, 0 };
+		  arch_sigreturn, mask };
 
 	return (int)arch_syscall(SYS_rt_sigaction, sig, &ksa, 0, 8);
+}
+
+int arch_sigaction(int sig, void (*h)(int, siginfo_t *, void *), int flags)
+{
+	return arch_sigaction_mask(sig, h, flags, 0);
 }

@@ -62,6 +62,7 @@ cases=(
 	"echo_1k			echo_server	threads 1k"
 	"echo_10k		echo_server	threads 10k"
 	"echo_epoll_10k		echo_server	epoll 10k"
+	"fairness		fairness"
 )
 
 case $libgmp in /*) ;; *) libgmp=$PWD/$libgmp ;; esac

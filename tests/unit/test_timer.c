@@ -3,9 +3,10 @@
  *
  * This file stands in for the core files timer.c calls out to: sema.c
  * (timer_fire, which here only records what fired, in order), sched.c
- * (the global `sched` and wakep, which here counts its calls) and
- * netpoll.c (netpoll_break: no poller here). With those defined here the
- * linker never pulls sched.o, sema.o or netpoll.o from the core archive,
+ * (the global `sched` and wakep, which here counts its calls),
+ * netpoll.c (netpoll_break: no poller here) and sysmon.c (sysmon_kick: no
+ * monitor here). With those defined here the linker never pulls sched.o,
+ * sema.o, netpoll.o or sysmon.o from the core archive,
  * so no scheduler is needed to watch timers fire.
  */
 #include <stdarg.h>
@@ -33,6 +34,10 @@ void wakep(void)
 void netpoll_break(int64_t when)
 {
 	(void)when;
+}
+
+void sysmon_kick(void)
+{
 }
 
 /* sched.c's: wakes the M sleeping until a later time; here it records
