@@ -11,10 +11,15 @@
  * lasted 10 ms. A syscall start kicks a long-sleeping sysmon, so a retake
  * is never more than ~20 µs + one round late.
  *
- * It also finds Ms blocked where no shim saw it (class 3, retake_stray)
- * and polls the network when no M did for 10 ms (netpoll.c), and asks
- * a G that has run for 10 ms while other work waits to yield
- * (preempt_check; the mechanism is preempt.c).
+ * It also finds Ms blocked where no shim saw it (class 3, retake_stray:
+ * the same G for STRAY_NS and the kernel thread asleep, from /proc; while
+ * any P runs user code sysmon sleeps at most STRAY_CAP_NS so such a block
+ * costs about a millisecond), polls the network when no M did for 10 ms
+ * (netpoll.c), asks a G that has run for 10 ms while other work waits
+ * to yield, or the longest-running one when a timer is due and no P is
+ * free (preempt_check; the mechanism is preempt.c), and passes on
+ * signals the kernel gave a runtime thread (sysmon_hook, shims/signal.c;
+ * sysmon_wake ends its sleep for those).
  *
  * Rejected. A timer per syscall: costs every fast syscall; polling a few
  * words per P per round costs nothing.
@@ -29,18 +34,16 @@
 _Atomic uint64_t sysmon_retakes, sysmon_stray;
 void (*_Atomic sysmon_hook)(void);
 
-#define STRAY_NS 1000000	/* asleep in the kernel this long: stray */
+#define STRAY_NS 250000	/* asleep in the kernel this long: stray */
+#define STRAY_CAP_NS 1000000	/* sysmon's longest sleep while Ps run */
 
 static struct {
 	uint32_t tick[MAXPROCS_LIMIT];
 	int64_t since[MAXPROCS_LIMIT];
-	/* stray-block detection: last nswitch seen, its M, since when, and
-	 * the M's CPU time when last seen moving */
+	/* stray-block detection: last nswitch seen, its M, since when */
 	uint64_t nsw[MAXPROCS_LIMIT];
 	m *who[MAXPROCS_LIMIT];
 	int64_t nsw_since[MAXPROCS_LIMIT];
-	int64_t cpu[MAXPROCS_LIMIT];
-	int64_t cpu_since[MAXPROCS_LIMIT];
 	/* preemption: last schedtick seen, since when, the M's CPU time
 	 * at the last request */
 	uint32_t ptick[MAXPROCS_LIMIT];
@@ -113,10 +116,9 @@ static bool thread_asleep(int tid)
 	return c[2] == 'S' || c[2] == 'D';
 }
 
-/* P i runs the same G as last round on M mp in user code: if mp's thread
- * has used no CPU for STRAY_NS and is asleep in the kernel, it sleeps
- * where no shim saw it. Take the P (the M notices in rt_enter) and hand
- * it off. */
+/* P i has run the same G for STRAY_NS on M mp in user code: if mp's
+ * thread is asleep in the kernel now, it sleeps where no shim saw it.
+ * Take the P (the M notices in rt_enter) and hand it off. */
 static bool retake_stray(int i, p *pp, int64_t now)
 {
 	m *mp = pp->m;
@@ -126,19 +128,11 @@ static bool retake_stray(int i, p *pp, int64_t now)
 		sm.who[i] = mp;
 		sm.nsw[i] = nsw;
 		sm.nsw_since[i] = now;
-		sm.cpu[i] = -1;
 		return false;
 	}
 	if (now - sm.nsw_since[i] < STRAY_NS ||
-	    atomic_load_explicit(&mp->pstate, memory_order_relaxed) != PS_USER)
-		return false;
-	int64_t cpu = thread_cputime(mp->tid);
-	if (cpu != sm.cpu[i]) {
-		sm.cpu[i] = cpu;
-		sm.cpu_since[i] = now;
-		return false;
-	}
-	if (now - sm.cpu_since[i] < STRAY_NS || !thread_asleep(mp->tid))
+	    atomic_load_explicit(&mp->pstate, memory_order_relaxed) != PS_USER ||
+	    !thread_asleep(mp->tid))
 		return false;
 	/* nothing else to run, no timer due: leave it */
 	int64_t next = timers_next();
@@ -215,6 +209,22 @@ static int64_t preempt_check(int i, p *pp, int64_t now)
 	return -1;
 }
 
+/* Is some P running a G in user code (which could block unseen)? */
+static bool any_user_p(void)
+{
+	for (int i = 0; i < sched.nprocs; i++) {
+		p *pp = sched.allp[i];
+		m *mp = pp->m;
+		if (atomic_load_explicit(&pp->status, memory_order_relaxed) ==
+			    P_RUNNING &&
+		    mp && atomic_load_explicit(&mp->pstate,
+					       memory_order_relaxed) ==
+				  PS_USER)
+			return true;
+	}
+	return false;
+}
+
 static int retake(int64_t now)
 {
 	int n = 0, oldest = -1;
@@ -284,11 +294,15 @@ static void *sysmon_main(void *arg)
 			delay *= 2;
 		if (delay > 10000000)
 			delay = 10000000;
+		int64_t sleep = delay;
+		/* a P running user code may block where no shim sees it at
+		 * any time: look at least every STRAY_CAP_NS then */
+		if (sleep > STRAY_CAP_NS && any_user_p())
+			sleep = STRAY_CAP_NS;
 		/* every P busy and a timer pending: be up when it is due,
 		 * to preempt for it (one already due was asked for in this
 		 * round: look again in 100 us, not at once) */
 		int64_t next = timers_next();
-		int64_t sleep = delay;
 		if (next >= 0 &&
 		    !atomic_load_explicit(&sched.npidle, memory_order_relaxed)) {
 			int64_t until = next - nanotime();
