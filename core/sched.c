@@ -1,7 +1,8 @@
 /*
  * sched.c: the scheduler. Go: schedule, findrunnable, execute, park_m,
- * goschedImpl, goexit0, ready, wakep, startm, stopm, resetspinning,
- * acquirep/releasep, pidleput/pidleget, mput/mget (proc.go).
+ * goschedImpl, gopreempt_m, goexit0, ready, wakep, startm, stopm,
+ * resetspinning, acquirep/releasep, pidleput/pidleget, mput/mget,
+ * lockOSThread/startlockedm/stoplockedm (proc.go).
  * Owns struct sched (but the queues' insides are runq.c's), the P and M
  * idle lists, spinning state and every G status transition except
  * G_IDLE -> G_RUNNABLE (newproc) which it also performs.
@@ -13,6 +14,13 @@
  * request in m.mcallop), finish that request on g0 and pick again. An M
  * that finds nothing puts its P on the idle list and sleeps on its note;
  * the first idle M sleeps only until the earliest timer.
+ *
+ * Wired Gs (per-thread kernel state, shims/threadstate.c): g.lockedm and
+ * m.lockedg pair a G with its M for good. That M runs only that G; while
+ * the G waits, the M gives its P away and sleeps on its note; whichever M
+ * takes the G from a queue hands it its P (startlockedm) and looks for
+ * another. Per-G CPU time (g_cputime) is one clock read per switch once a
+ * program asked for a thread CPU clock.
  *
  * Invariants. A P is either on sched.pidle (P_IDLE, m == NULL) or held by
  * exactly one M (P_RUNNING). nmspinning counts Ms with m.spinning set, and
@@ -590,6 +598,15 @@ static g *schedule(m *mp, bool *inherit)
 	return gp;
 }
 
+/* gp is runnable again, at the back of the global queue. */
+static void to_global(g *gp)
+{
+	atomic_store_explicit(&gp->status, G_RUNNABLE, memory_order_relaxed);
+	lock(&sched.lock);
+	globrunqput(gp);
+	unlock(&sched.lock);
+}
+
 /* The G that just switched to g0 is done running; finish its request.
  * Returns a G to run at once (a park whose unlockf declined) or NULL. */
 static g *finish_mcall(m *mp)
@@ -630,28 +647,18 @@ static g *finish_mcall(m *mp)
 		mp->p->nyield++;
 		if (mp->lockedg) {
 			/* others run first; one of them hands gp back */
-			lock(&sched.lock);
-			globrunqput(gp);
-			unlock(&sched.lock);
+			to_global(gp);
 			return NULL;
 		}
 		runqput(mp->p, gp, false);
 		return NULL;
 	case MCALL_PREEMPT:
 		/* Go's gopreempt_m: behind everything queued anywhere */
-		atomic_store_explicit(&gp->status, G_RUNNABLE,
-				      memory_order_relaxed);
-		lock(&sched.lock);
-		globrunqput(gp);
-		unlock(&sched.lock);
+		to_global(gp);
 		return NULL;
 	case MCALL_EXITSYSCALL:
 		/* no P was free: queue gp globally, this M waits for a P */
-		atomic_store_explicit(&gp->status, G_RUNNABLE,
-				      memory_order_relaxed);
-		lock(&sched.lock);
-		globrunqput(gp);
-		unlock(&sched.lock);
+		to_global(gp);
 		wakep();	/* an idle P may be waiting for it */
 		return NULL;
 	case MCALL_EXIT:
