@@ -218,6 +218,8 @@ struct g {
 		cpu_set_t aff;
 		int policy, prio;
 	} wire;
+	bool preempt_pending;	/* asked to yield while in libgmp or glibc:
+				 * yields when it leaves the runtime */
 	uint8_t in_handler;	/* running a handler of the program's: no
 				 * preemption (its frame is this thread's) */
 	g *alllink;
@@ -492,15 +494,17 @@ void preempt_afterfork(void);
 /* GMP_STRICT, set by preload/init.c before strict_init. */
 enum { STRICT_OFF, STRICT_ON, STRICT_REPORT };
 extern int strict_mode;
-/* Blocking calls made by Gs outside libgmp's view, and their distinct
- * sites (report mode: those listed; else the distinct pcs). */
+/* Blocking calls Gs made outside libgmp's view (trapped and made as
+ * system calls), and their distinct sites (report mode: those listed;
+ * else the distinct pcs). */
 extern _Atomic uint64_t strict_traps, strict_sites;
-/* Load the seccomp filter on every thread and start the monitor that
- * hands the P of an M blocked outside libgmp's view to another M; with
- * STRICT_REPORT it lists each call site once on stderr. On failure
- * (no libseccomp, an old kernel, no address space randomisation) warns
- * once and sets strict_mode to STRICT_OFF. Context: the constructor,
- * after sched_init. Blocks: until the monitor is up. Allocates: mmap. */
+/* Install the SIGSYS handler and the seccomp filter that traps blocking
+ * calls made outside libgmp, on every thread; with STRICT_REPORT each
+ * call site is listed once on stderr. On failure (no libseccomp, no
+ * address space randomisation, a kernel without seccomp) warns once and
+ * sets strict_mode to STRICT_OFF. Context: the constructor, before
+ * sched_init starts the runtime's threads. Allocates: mmap (report
+ * mode, later). */
 void strict_init(void);
 
 /* ---- sysmon.c -------------------------------------------------------- */

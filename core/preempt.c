@@ -24,7 +24,9 @@
  * Then it redirects the context to arch_asyncpreempt, which saves every
  * register and the FP/vector state and calls gmp_preempt_park: the G
  * goes to the global run queue (as Go's gopreempt_m) and the M schedules.
- * Otherwise nothing happens and sysmon asks again next round.
+ * Otherwise the G is marked (g.preempt_pending) and yields the next time
+ * it leaves the runtime (rt_exit), which every shim call passes through
+ * (Go's cooperative check); sysmon asks again next round meanwhile.
  *
  * Invariants. m.preempt_req is set by sysmon only and cleared by the
  * handler (or the next switch): at most one request in flight per M. The
@@ -138,10 +140,19 @@ static void on_preempt(int sig, siginfo_t *si, void *uc)
 		return;
 	}
 	/* sysmon's, but perhaps for the G this M ran before */
-	if (mp && atomic_exchange_explicit(&mp->preempt_req, false,
-					   memory_order_relaxed) &&
-	    safe_point(gp, uc))
+	if (!mp || !atomic_exchange_explicit(&mp->preempt_req, false,
+					     memory_order_relaxed))
+		return;
+	if (safe_point(gp, uc)) {
 		arch_ctx_push_preempt(uc);
+		return;
+	}
+	/* in libgmp or glibc: it yields as it leaves the runtime (rt_exit),
+	 * which every shim call passes through */
+	if (!gp->is_g0 && atomic_load_explicit(&gp->status,
+					       memory_order_relaxed) ==
+				  G_RUNNING)
+		gp->preempt_pending = true;
 }
 
 void gmp_preempt_park(void)

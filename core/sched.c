@@ -562,6 +562,7 @@ static void execute(m *mp, g *gp, bool inherit)
 	if (__builtin_expect(atomic_load_explicit(&cpu_acct,
 						  memory_order_relaxed), 0))
 		gp->cpu_in = thread_cpu_now();
+	gp->preempt_pending = false;	/* it switched: done */
 	/* a request for the previous G is void */
 	if (atomic_load_explicit(&mp->preempt_req, memory_order_relaxed))
 		atomic_store_explicit(&mp->preempt_req, false,

@@ -61,8 +61,8 @@
  * frames from the trap's registers with their .eh_frame_hdr/.eh_frame
  * CFI (stack words read with process_vm_readv: a bad frame is an error,
  * not a fault); where that fails the site is the last pc reached. A call
- * whose unwinding reaches libgmp first is libgmp's own: not listed, and
- * not bracketed. Each site is printed once, "libgmp: strict: NAME from
+ * whose unwinding reaches libgmp first is libgmp's own (a shim calling
+ * glibc): neither listed nor bracketed. Each site is printed once, "libgmp: strict: NAME from
  * SYMBOL+0xOFF (OBJECT)", the symbol from the object file's .symtab,
  * else .dynsym, else the offset in the object alone; after NSITES * 3 / 4
  * sites one line says there are more.
@@ -180,7 +180,7 @@ static struct obj {
 	const char *name;	/* ld.so's string, or exe_path */
 	const uint8_t *eh_hdr;	/* PT_GNU_EH_FRAME, or NULL */
 	int kind;
-	bool trapped;		/* its calls are notified */
+	bool trapped;		/* the filter traps calls made from it */
 	bool is_main;
 	_Atomic int symstate;	/* symbols: 0 not loaded, 1 loading, 2 */
 	const Elf64_Sym *sym;
@@ -1172,7 +1172,8 @@ static long stray(long nr, long *a, const ucontext_t *uc)
 /* SIGSYS, SA_NODEFER: a trapped call made inside another handler that
  * interrupted this one is handled too, and the thread's mask while the
  * call waits is the one it had. The call did not run: make it, and put
- * its result where the system call would have. */
+ * its result where the system call would have (the registers are
+ * x86_64's: arguments in rdi rsi rdx r10 r8 r9, the result in rax). */
 static void on_sigsys(int sig, siginfo_t *si, void *ucv)
 {
 	ucontext_t *uc = ucv;
@@ -1227,21 +1228,20 @@ static void strict_afterfork(void)
 	strict_pid = (int)arch_syscall(SYS_getpid, 0, 0, 0, 0);
 }
 
-/* Install the handler, then the filter on every thread (TSYNC). */
+/* NO_NEW_PRIVS, the handler, then the filter on every thread (TSYNC). */
 static const char *load(void)
 {
 	struct sock_fprog fp = { (unsigned short)proglen, prog };
+	uint64_t bit = SIGSYS_BIT;
 
-	if (arch_syscall(SYS_rt_sigaction, SIGSYS, 0, &sysact, 8) < 0)
-		return "rt_sigaction(SIGSYS)";
-	if (arch_sigaction(SIGSYS, on_sigsys, SA_SIGINFO | SA_NODEFER) < 0)
-		return "rt_sigaction(SIGSYS)";
+	if (arch_syscall(SYS_prctl, PR_SET_NO_NEW_PRIVS, 1, 0, 0) < 0)
+		return "prctl(PR_SET_NO_NEW_PRIVS) failed";
+	if (arch_syscall(SYS_rt_sigaction, SIGSYS, 0, &sysact, 8) < 0 ||
+	    arch_sigaction(SIGSYS, on_sigsys, SA_SIGINFO | SA_NODEFER) < 0)
+		return "cannot install a SIGSYS handler";
 	/* the main thread may have started with SIGSYS blocked (inherited
 	 * across exec): the emulation of rt_sigprocmask would unblock it */
-	uint64_t bit = SIGSYS_BIT;
 	arch_syscall(SYS_rt_sigprocmask, SIG_UNBLOCK, &bit, 0, 8);
-	if (arch_syscall(SYS_prctl, PR_SET_NO_NEW_PRIVS, 1, 0, 0) < 0)
-		return "prctl(PR_SET_NO_NEW_PRIVS)";
 	long r = arch_syscall(SYS_seccomp, SECCOMP_SET_MODE_FILTER,
 			      SECCOMP_FILTER_FLAG_TSYNC |
 				      SECCOMP_FILTER_FLAG_SPEC_ALLOW,
@@ -1249,13 +1249,12 @@ static const char *load(void)
 	if (r == -EINVAL)	/* SPEC_ALLOW: Linux 4.17 */
 		r = arch_syscall(SYS_seccomp, SECCOMP_SET_MODE_FILTER,
 				 SECCOMP_FILTER_FLAG_TSYNC, &fp, 0);
-	if (r != 0) {
-		struct ksigaction k = sysact;
-		arch_syscall(SYS_rt_sigaction, SIGSYS, &k, 0, 8);
-		return r > 0 ? "seccomp: a thread could not take the filter"
-			     : "seccomp";
-	}
-	return NULL;
+	if (r == 0)
+		return NULL;
+	struct ksigaction k = sysact;
+	arch_syscall(SYS_rt_sigaction, SIGSYS, &k, 0, 8);
+	return r > 0 ? "a thread cannot take the seccomp filter"
+		     : "the kernel refuses the seccomp filter";
 }
 
 void strict_init(void)

@@ -80,6 +80,12 @@ void rt_exit(void)
 	atomic_store_explicit(&gp->m->pstate, PS_USER, memory_order_release);
 	if (atomic_load_explicit(&gp->m->sigdefer, memory_order_relaxed))
 		m_undefer(gp->m);
+	/* a preemption that found it in the runtime (Go's cooperative
+	 * check at a function's prologue) */
+	if (__builtin_expect(gp->preempt_pending, 0)) {
+		gp->preempt_pending = false;
+		gmp_preempt_park();
+	}
 }
 
 __thread bool rt_thread_busy __attribute__((tls_model("initial-exec")));

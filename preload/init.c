@@ -212,6 +212,7 @@ static void start(void)
 	}
 	gmp__install_sigcancel();
 	gmp__threadstate_init();
+	gmp__preempt_inherit();
 	preempt_init();
 	strict_init();	/* before the runtime's threads: all get the filter */
 	sched_init(g_adopt_main());

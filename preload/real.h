@@ -127,6 +127,7 @@ void gmp__ensure_init(void);
 /* shims/cancel.c: install libgmp's SIGCANCEL handler. */
 void gmp__install_sigcancel(void);
 void gmp__threadstate_init(void);
+void gmp__preempt_inherit(void);
 /* True when the runtime is up. */
 extern int gmp__active;
 

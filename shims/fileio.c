@@ -331,11 +331,17 @@ EXPORT int posix_spawnp(pid_t *pid, const char *file,
 	return r;
 }
 
+/* exec also keeps an ignored preemption signal ignored (gmp__signals_exec;
+ * not around a spawn, where the parent goes on and must stay preemptible:
+ * a spawned child gets the default action, which for SIGURG is also to
+ * ignore it) */
 #define EXEC_BODY(call)                                                       \
 	resolved();                                                           \
 	gmp__before_exec();                                                   \
+	gmp__signals_exec(true);                                              \
 	int r = call;                                                         \
 	int e = errno;                                                        \
+	gmp__signals_exec(false);                                             \
 	gmp__after_exec();                                                    \
 	errno = e;                                                            \
 	return r

@@ -1087,12 +1087,10 @@ void gmp__before_exec(void)
 {
 	sched_afterfork_parent();	/* spawn: this M is a parent now */
 	owned_flags(false);
-	gmp__signals_exec(true);
 }
 
 void gmp__after_exec(void)
 {
-	gmp__signals_exec(false);
 	owned_flags(true);
 }
 

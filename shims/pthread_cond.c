@@ -79,11 +79,13 @@ static int wake(pthread_cond_t *c, int n)
 
 EXPORT int pthread_cond_signal(pthread_cond_t *c)
 {
+	preempt_point();
 	return shared(c) ? REAL(pthread_cond_signal)(c) : wake(c, 1);
 }
 
 EXPORT int pthread_cond_broadcast(pthread_cond_t *c)
 {
+	preempt_point();
 	return shared(c) ? REAL(pthread_cond_broadcast)(c) : wake(c, INT_MAX);
 }
 

@@ -158,6 +158,7 @@ void gmp__mutex_reacquire(pthread_mutex_t *mx, unsigned count)
 
 EXPORT int pthread_mutex_lock(pthread_mutex_t *mx)
 {
+	preempt_point();
 	if (!gmp__mutex_is_ours(mx)) {
 		note_glibc();
 		int r = REAL(pthread_mutex_trylock)(mx);
@@ -170,6 +171,7 @@ EXPORT int pthread_mutex_lock(pthread_mutex_t *mx)
 
 EXPORT int pthread_mutex_trylock(pthread_mutex_t *mx)
 {
+	preempt_point();
 	uint32_t c = 0;
 	int kind = mx->__data.__kind & KIND_MASK;
 
@@ -238,6 +240,7 @@ EXPORT int pthread_mutex_clocklock(pthread_mutex_t *mx, clockid_t clk,
 
 EXPORT int pthread_mutex_unlock(pthread_mutex_t *mx)
 {
+	preempt_point();
 	if (!gmp__mutex_is_ours(mx))
 		return REAL(pthread_mutex_unlock)(mx);
 	return gmp__mutex_unlock(mx);

@@ -175,6 +175,7 @@ EXPORT int pthread_rwlock_destroy(pthread_rwlock_t *l)
 
 EXPORT int pthread_rwlock_rdlock(pthread_rwlock_t *l)
 {
+	preempt_point();
 	return SHARED(l) ? GMP_AS_SYSCALL(int, REAL(pthread_rwlock_rdlock)(l))
 			 : rdlock(l, -1, false);
 }
@@ -187,6 +188,7 @@ EXPORT int pthread_rwlock_tryrdlock(pthread_rwlock_t *l)
 
 EXPORT int pthread_rwlock_wrlock(pthread_rwlock_t *l)
 {
+	preempt_point();
 	return SHARED(l) ? GMP_AS_SYSCALL(int, REAL(pthread_rwlock_wrlock)(l))
 			 : wrlock(l, -1, false);
 }
@@ -265,6 +267,7 @@ static void reader_unlock(pthread_rwlock_t *l, uint32_t s)
 
 EXPORT int pthread_rwlock_unlock(pthread_rwlock_t *l)
 {
+	preempt_point();
 	if (SHARED(l))
 		return REAL(pthread_rwlock_unlock)(l);
 	uint32_t s = atomic_load(STATE(l));

@@ -100,6 +100,7 @@ EXPORT int sem_wait(sem_t *s)
 
 EXPORT int sem_trywait(sem_t *s)
 {
+	preempt_point();
 	struct gsem *gs = ours(s);
 
 	if (!gs)
@@ -148,6 +149,7 @@ EXPORT int sem_clockwait(sem_t *s, clockid_t clk, const struct timespec *ts)
 
 EXPORT int sem_post(sem_t *s)
 {
+	preempt_point();
 	struct gsem *gs = ours(s);
 
 	if (!gs)

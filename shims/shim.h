@@ -24,6 +24,21 @@ static inline g *curg(void)
 	return gp && !gp->is_g0 ? gp : NULL;
 }
 
+/* A preemption point (core/preempt.c): a G that sysmon asked to yield
+ * while it was inside libgmp or glibc yields here, in the shims a tight
+ * loop of lock and unlock calls never leaves otherwise (Go's check at a
+ * function's prologue). One load on the fast path. */
+static inline void preempt_point(void)
+{
+	g *gp = getg();
+
+	if (__builtin_expect(gp && gp->preempt_pending, 0) && !gp->is_g0 &&
+	    gp->rt == 0) {
+		gp->preempt_pending = false;
+		gmp_preempt_park();
+	}
+}
+
 /* Validate a timespec as POSIX does for absolute and relative times. */
 static inline bool ts_valid(const struct timespec *ts)
 {
@@ -92,6 +107,9 @@ void gmp__sig_exiting(void);
 /* Before (true) and after an exec or spawn: signal dispositions the new
  * program must inherit. */
 void gmp__signals_exec(bool before);
+/* Start-up: keep an inherited SIG_IGN of the preemption signal as the
+ * program's action (before preempt_init installs libgmp's handler). */
+void gmp__preempt_inherit(void);
 /* threadstate.c: scheduling policy of a G (pthread_setschedparam and
  * friends; 0 or an errno value); a new G's inherited kernel state; the
  * start-up. */

@@ -185,9 +185,24 @@ void gmp__sig_forward(int sig, siginfo_t *si, void *uc)
 		     sig, 0);
 }
 
-/* Around exec and spawn: a preemption signal the program ignores must
- * stay ignored in the new program (the kernel resets a handler to the
- * default, but keeps SIG_IGN). */
+/* Start-up, before libgmp takes the preemption signal: an action
+ * inherited across exec (SIG_IGN from a parent that ignored it) is the
+ * program's, kept and reported as such. */
+void gmp__preempt_inherit(void)
+{
+	struct sigaction cur;
+
+	if (preempt_sig && REAL(sigaction)(preempt_sig, NULL, &cur) == 0 &&
+	    cur.sa_handler == SIG_IGN) {
+		acts[preempt_sig].act = cur;
+		acts[preempt_sig].ours = false;
+	}
+}
+
+/* Around exec: a preemption signal the program ignores must stay ignored
+ * in the new program (the kernel resets a handler to the default, but
+ * keeps SIG_IGN). Not around a spawn: the process-wide SIG_IGN would stop
+ * preemption while the spawning thread waits. */
 void gmp__signals_exec(bool before)
 {
 	if (!preempt_sig || acts[preempt_sig].ours ||

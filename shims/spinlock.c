@@ -15,6 +15,7 @@
 
 EXPORT int pthread_spin_lock(pthread_spinlock_t *lock)
 {
+	preempt_point();
 	_Atomic int *w = (_Atomic int *)lock;
 
 	if (!curg())
