@@ -57,6 +57,10 @@ int arch_sigaction(int sig, void (*h)(int, siginfo_t *, void *), int flags);
 int arch_sigaction_mask(int sig, void (*h)(int, siginfo_t *, void *),
 			int flags, uint64_t mask);
 
+/* fn(arg) run with the stack pointer at top (a signal's alternate
+ * stack for a handler run at G level). */
+void arch_call_on_stack(void *top, void (*fn)(void *), void *arg);
+
 /* Asynchronous preemption (preempt.c, asyncpreempt.S). arch_preempt_init
  * sizes the FP/vector state (once, early). A signal handler that decides
  * to preempt calls arch_ctx_push_preempt(uc): when the handler returns,

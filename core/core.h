@@ -222,6 +222,9 @@ struct g {
 				 * yields when it leaves the runtime */
 	uint8_t in_handler;	/* running a handler of the program's: no
 				 * preemption (its frame is this thread's) */
+	/* its sigaltstack (shims/signal.c): given to the M it runs on */
+	bool alt_on;
+	stack_t alt;
 	g *alllink;
 };
 
@@ -245,6 +248,8 @@ struct m {
 	_Atomic uint64_t sigdefer;
 	volatile bool idle;	/* g0 asleep in stopm: holds nothing */
 	uint64_t kmask;		/* the thread's signal mask as last set */
+	bool kalt_on;		/* the thread's sigaltstack as last set */
+	stack_t kalt;
 	_Atomic uint64_t maskgen; /* rt_mask generation applied (idle) */
 	bool dead;		/* its kernel thread has exited (idle) */
 	_Atomic bool preempt_req; /* sysmon sent the preemption signal */

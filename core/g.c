@@ -441,6 +441,7 @@ static void g_init_common(g *gp, const struct gattr *a,
 	gp->cpu_ns = gp->cpu_in = 0;
 	gp->lockedm = NULL;
 	gp->in_handler = 0;
+	gp->alt_on = false;	/* a new thread has no alternate stack */
 	atomic_store_explicit(&gp->wire_req, false, memory_order_relaxed);
 	gp->wire.has_aff = gp->wire.has_sched = false;
 	if (tl.unwind_ok) {

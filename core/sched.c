@@ -544,6 +544,27 @@ static void lockedm_exit(m *mp)
 	m_exit(mp);
 }
 
+/* The M's kernel thread takes gp's sigaltstack (NULL: none). Only
+ * programs that use sigaltstack pay for it: a system call as such a G
+ * switches in and one as it switches out. */
+static void altstack_switch(m *mp, g *gp)
+{
+	bool on = gp && gp->alt_on;
+
+	if (on == mp->kalt_on &&
+	    (!on || (gp->alt.ss_sp == mp->kalt.ss_sp &&
+		     gp->alt.ss_size == mp->kalt.ss_size &&
+		     gp->alt.ss_flags == mp->kalt.ss_flags)))
+		return;
+	stack_t off = { .ss_flags = SS_DISABLE };
+	if (arch_syscall(SYS_sigaltstack, (long)(on ? &gp->alt : &off), 0, 0,
+			 0) == 0) {
+		mp->kalt_on = on;
+		if (on)
+			mp->kalt = gp->alt;
+	}
+}
+
 static void execute(m *mp, g *gp, bool inherit)
 {
 	p *pp = mp->p;
@@ -573,7 +594,14 @@ static void execute(m *mp, g *gp, bool inherit)
 			     (long)&gp->sigmask, 0, 8);
 		mp->kmask = gp->sigmask;
 	}
+	if (__builtin_expect(gp->alt_on | mp->kalt_on, 0))
+		altstack_switch(mp, gp);
 	arch_switch(&mp->g0->ctx, &gp->ctx);
+	/* no G's alternate stack stays on an M that runs none: a signal
+	 * taken here would land on memory that G may be using on another
+	 * M, or has freed */
+	if (__builtin_expect(mp->kalt_on, 0))
+		altstack_switch(mp, NULL);
 }
 
 static g *schedule(m *mp, bool *inherit)
@@ -818,6 +846,14 @@ void sched_init(g *main_g)
 	m0->curg = main_g;
 	m0->kmask = main_g->sigmask;
 	sigmask_account(main_g->sigmask, 1);
+	/* one the program set before libgmp started is main's */
+	stack_t ss;
+	if (arch_syscall(SYS_sigaltstack, 0, (long)&ss, 0, 0) == 0 &&
+	    !(ss.ss_flags & SS_DISABLE)) {
+		ss.ss_flags &= ~SS_ONSTACK;
+		main_g->alt = m0->kalt = ss;
+		main_g->alt_on = m0->kalt_on = true;
+	}
 	atomic_store(&m0->pstate, PS_USER);	/* main runs user code */
 	m_init();
 	sysmon_init();

@@ -393,7 +393,13 @@ void rt_mask_helper(void)
 		if (atomic_compare_exchange_strong(&rm.helper_tid[i], &zero,
 						   tid)) {
 			helper_slot = i + 1;
+			/* the generation before the mask (sigmask_account
+			 * stores the mask, then counts the generation): a
+			 * publish that missed this slot when it sent its
+			 * SIGCANCELs has its mask here, and is acked */
+			uint64_t gen = atomic_load(&rm.gen);
 			uint64_t mk = atomic_load(&rt_mask);
+			atomic_store(&rm.helper_gen[i], gen);
 			arch_syscall(SYS_rt_sigprocmask, SIG_SETMASK, (long)&mk,
 				     0, 8);
 			return;
@@ -403,9 +409,10 @@ void rt_mask_helper(void)
 
 void rt_mask_idle(m *mp)
 {
+	uint64_t gen = atomic_load(&rm.gen);	/* before the mask */
 	uint64_t mk = atomic_load(&rt_mask);
 
-	atomic_store(&mp->maskgen, atomic_load(&rm.gen));
+	atomic_store(&mp->maskgen, gen);
 	if (mp->kmask != mk) {
 		arch_syscall(SYS_rt_sigprocmask, SIG_SETMASK, (long)&mk, 0, 8);
 		mp->kmask = mk;

@@ -331,6 +331,55 @@ EXPORT int posix_spawnp(pid_t *pid, const char *file,
 	return r;
 }
 
+/* vfork is carried out as fork: a vfork child shares its parent's memory
+ * and would run libgmp's shims on the parent's runtime (its fd table, its
+ * signal actions, its Ms) while the parent's other threads use it, and a
+ * program that only calls exec or _exit after vfork cannot tell a copy
+ * from a share. What it can tell is the order, which is kept: the calling
+ * thread goes on only once the child has exec'd or exited, seen as EOF on
+ * a close-on-exec pipe (a child that closes every fd, as Python's
+ * close_fds does, lets it go on a little earlier). pthread_atfork handlers
+ * run, as for fork. The wait is a system call for the scheduler: the
+ * thread's P goes on running the others. */
+static pid_t fork_waiting_for_exec(void)
+{
+	int pfd[2];
+	bool wait = arch_syscall(SYS_pipe2, (long)pfd, O_CLOEXEC, 0, 0) == 0;
+	pid_t pid = fork();
+	int e = errno;
+
+	if (pid == 0) {
+		if (wait)
+			arch_syscall(SYS_close, pfd[0], 0, 0, 0);
+		return 0;
+	}
+	if (!wait)
+		return pid;
+	arch_syscall(SYS_close, pfd[1], 0, 0, 0);
+	if (pid > 0) {
+		bool in = curg() && entersyscall();
+		char c;
+		while (arch_syscall(SYS_read, pfd[0], (long)&c, 1, 0) == -EINTR)
+			;
+		if (in)
+			exitsyscall();
+	}
+	arch_syscall(SYS_close, pfd[0], 0, 0, 0);
+	errno = e;
+	return pid;
+}
+
+EXPORT pid_t vfork(void)
+{
+	return fork_waiting_for_exec();
+}
+
+pid_t __vfork(void);
+EXPORT pid_t __vfork(void)
+{
+	return fork_waiting_for_exec();
+}
+
 /* exec also keeps an ignored preemption signal ignored (gmp__signals_exec;
  * not around a spawn, where the parent goes on and must stay preemptible:
  * a spawned child gets the default action, which for SIGURG is also to

@@ -78,6 +78,38 @@ static void call_handler(const struct sigaction *a, int sig, siginfo_t *si,
 		gp->in_handler--;
 }
 
+/* A handler run at G level (not on a frame the kernel made) with
+ * SA_ONSTACK goes to the G's alternate stack, as the kernel would take
+ * it there, unless it already runs on it. */
+struct handler_call {
+	const struct sigaction *a;
+	int sig;
+	siginfo_t *si;
+	void *uc;
+};
+
+static void handler_call_fn(void *arg)
+{
+	struct handler_call *c = arg;
+
+	call_handler(c->a, c->sig, c->si, c->uc);
+}
+
+static void call_handler_at_g_level(g *gp, const struct sigaction *a,
+				    int sig, siginfo_t *si, void *uc)
+{
+	char *sp = __builtin_frame_address(0);
+	char *lo = gp->alt.ss_sp;
+
+	if (!(a->sa_flags & SA_ONSTACK) || !gp->alt_on ||
+	    (sp >= lo && sp < lo + gp->alt.ss_size)) {
+		call_handler(a, sig, si, uc);
+		return;
+	}
+	struct handler_call c = { a, sig, si, uc };
+	arch_call_on_stack(lo + gp->alt.ss_size, handler_call_fn, &c);
+}
+
 static void route_signals(void);
 
 /* SA_RESETHAND: the action becomes SIG_DFL as the handler is entered.
@@ -148,6 +180,11 @@ static void tramp(int sig, siginfo_t *si, void *uc)
 		 * on from here, at once (unless this handler interrupted the
 		 * same work, which holds locks); elsewhere sysmon does */
 		if (rt_thread_holds_nothing() && !routing) {
+			/* first take the mask every G now has: a signal that
+			 * no G takes goes back to the process, and must not
+			 * come straight back to this thread (a mask update
+			 * this handler interrupted waits for it too) */
+			rt_mask_apply(uc);
 			routing = true;
 			route_signals();
 			routing = false;
@@ -515,7 +552,7 @@ bool gmp__run_pending(g *gp, bool *restart)
 			reset_to_default(sig);
 		if (!(a.sa_flags & SA_RESTART))
 			*restart = false;
-		call_handler(&a, sig, &si, &uc);
+		call_handler_at_g_level(gp, &a, sig, &si, &uc);
 		ran = true;
 	}
 	return ran;
@@ -634,6 +671,32 @@ static int setmask(int how, const sigset_t *set, sigset_t *old,
 			gmp__run_pending(gp, &restart);	/* unblocked */
 	}
 	return r;
+}
+
+/* sigaltstack is per thread: a G's alternate stack is installed on the M
+ * it runs on while it runs (core/sched.c altstack_switch), so a handler
+ * with SA_ONSTACK lands on the right G's stack whichever M took it. The
+ * kernel checks and applies the call on this M, which runs the G now. */
+EXPORT int sigaltstack(const stack_t *ss, stack_t *old)
+{
+	g *gp = curg();
+	long r = arch_syscall(SYS_sigaltstack, (long)ss, (long)old, 0, 0);
+
+	if (r < 0) {
+		errno = (int)-r;
+		return -1;
+	}
+	if (gp && ss) {
+		m *mp = gp->m;
+		bool on = !(ss->ss_flags & SS_DISABLE);
+		gp->alt_on = mp->kalt_on = on;
+		if (on) {
+			gp->alt = *ss;
+			gp->alt.ss_flags &= ~SS_ONSTACK;
+			mp->kalt = gp->alt;
+		}
+	}
+	return 0;
 }
 
 EXPORT int pthread_sigmask(int how, const sigset_t *set, sigset_t *old)

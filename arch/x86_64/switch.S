@@ -83,6 +83,31 @@ arch_unwind_landing:
 	.cfi_endproc
 	.size	arch_unwind_landing, .-arch_unwind_landing
 
+/* arch_call_on_stack(top, fn, arg): fn(arg) with rsp at top (aligned
+ * down to 16), back on the caller's stack after. rbp is the CFA, so an
+ * unwind (cancellation, a C++ exception) goes through it. */
+	.globl	arch_call_on_stack
+	.hidden	arch_call_on_stack
+	.type	arch_call_on_stack, @function
+arch_call_on_stack:
+	.cfi_startproc
+	pushq	%rbp
+	.cfi_def_cfa_offset 16
+	.cfi_offset %rbp, -16
+	movq	%rsp, %rbp
+	.cfi_def_cfa_register %rbp
+	andq	$-16, %rdi
+	movq	%rdi, %rsp
+	movq	%rsi, %rax
+	movq	%rdx, %rdi
+	callq	*%rax
+	movq	%rbp, %rsp
+	popq	%rbp
+	.cfi_def_cfa %rsp, 8
+	ret
+	.cfi_endproc
+	.size	arch_call_on_stack, .-arch_call_on_stack
+
 /* Return from a signal handler installed by arch_sigaction. Exactly the
  * bytes libgcc's unwinder recognises as the kernel's sigreturn
  * trampoline (48 c7 c0 0f 00 00 00 0f 05), and no FDE, so a cancellation
