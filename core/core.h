@@ -538,6 +538,9 @@ m *m_alloc(void);
 /* A detached kernel thread of the runtime's own (template, sysmon),
  * started with the real pthread_create; throws fail if it cannot. */
 void m_start_helper(void *(*fn)(void *), size_t stack, const char *fail);
+/* The same, returning pthread_create's error instead of throwing. Its
+ * signals are blocked (but the synchronous ones) until fn changes that. */
+int m_start_helper_try(void *(*fn)(void *), size_t stack);
 
 /* ---- g.c ------------------------------------------------------------- */
 

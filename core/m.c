@@ -135,7 +135,7 @@ static void *template_main(void *arg)
 	return NULL;
 }
 
-void m_start_helper(void *(*fn)(void *), size_t stack, const char *fail)
+int m_start_helper_try(void *(*fn)(void *), size_t stack)
 {
 	pthread_attr_t attr;
 	pthread_t t;
@@ -145,11 +145,18 @@ void m_start_helper(void *(*fn)(void *), size_t stack, const char *fail)
 	pthread_attr_setstacksize(&attr, stack);
 	pthread_attr_setdetachstate(&attr, PTHREAD_CREATE_DETACHED);
 	int r = hooks.pthread_create(&t, &attr, fn, NULL);
+	pthread_attr_destroy(&attr);
+	return r;
+}
+
+void m_start_helper(void *(*fn)(void *), size_t stack, const char *fail)
+{
+	int r = m_start_helper_try(fn, stack);
+
 	if (r) {
 		warnf("%s: %s", fail, strerror(r));
 		throw(fail);
 	}
-	pthread_attr_destroy(&attr);
 }
 
 void m_init(void)

@@ -53,6 +53,8 @@ struct real {
 	int (*pthread_getcpuclockid)(pthread_t, clockid_t *);
 	int (*getrusage)(int, struct rusage *);
 	int (*setns)(int, int);
+	int (*timer_create)(clockid_t, struct sigevent *, timer_t *);
+	int (*timer_delete)(timer_t);
 	int (*pthread_mutex_lock)(pthread_mutex_t *);
 	int (*pthread_mutex_trylock)(pthread_mutex_t *);
 	int (*pthread_mutex_timedlock)(pthread_mutex_t *,

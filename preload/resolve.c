@@ -64,6 +64,8 @@ void gmp__resolve(void)
 	R(pthread_getcpuclockid);
 	R(getrusage);
 	R(setns);
+	R(timer_create);
+	R(timer_delete);
 	R(pthread_mutex_lock);
 	R(pthread_mutex_trylock);
 	R(pthread_mutex_timedlock);

@@ -69,6 +69,15 @@ EXPORT int pthread_create(pthread_t *t, const pthread_attr_t *attr,
 		return -r;
 	*t = (pthread_t)gp->tp;
 	gmp__threadstate_new(gp, attr);
+	sigset_t ss;	/* pthread_attr_setsigmask_np: the new thread's mask */
+	if (attr && pthread_attr_getsigmask_np(attr, &ss) == 0) {
+		uint64_t mk;
+		memcpy(&mk, &ss, sizeof mk);
+		/* what the kernel and glibc never let a thread block */
+		mk &= ~(1ull << (SIGKILL - 1) | 1ull << (SIGSTOP - 1) |
+			1ull << (__SIGRTMIN - 1) | 1ull << __SIGRTMIN);
+		gp->sigmask = mk;
+	}
 	newproc(gp);
 	return 0;
 }

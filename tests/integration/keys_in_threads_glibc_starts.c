@@ -1,7 +1,8 @@
 /*
- * Thread-specific data in threads the program did not create itself: a
- * SIGEV_THREAD timer's notification runs on a thread glibc starts with its
- * own pthread_create, and allocators (jemalloc) set keys there from inside
+ * Thread-specific data in threads the program did not create itself: the
+ * SIGEV_THREAD notification of a POSIX AIO request runs on a thread glibc
+ * starts with its own pthread_create (from its AIO worker thread, another
+ * one of its own), and allocators (jemalloc) set keys there from inside
  * malloc. Such a thread sees the keys the program created, its values are
  * its own (NULL at first, not the main thread's), pthread_setspecific
  * succeeds, and the key's destructor runs with its value when that thread
@@ -9,6 +10,8 @@
  */
 #include "check.h"
 
+#include <aio.h>
+#include <fcntl.h>
 #include <semaphore.h>
 #include <signal.h>
 #include <stdatomic.h>
@@ -74,21 +77,26 @@ int main(void)
 	CHECK(pthread_key_create(&key2, NULL) == 0);
 	CHECK(pthread_setspecific(key, &mainval) == 0);
 
+	int zfd = open("/dev/zero", O_RDONLY);
+	CHECK(zfd >= 0);
 	for (int r = 0; r < ROUNDS; r++) {
-		struct sigevent sev = {
-			.sigev_notify = SIGEV_THREAD,
-			.sigev_notify_function = notify,
-		};
-		struct itimerspec its = { .it_value.tv_nsec = 1000000 };
-		timer_t t;
+		char byte;
+		struct aiocb cb;
 
+		memset(&cb, 0, sizeof cb);
+		cb.aio_fildes = zfd;
+		cb.aio_buf = &byte;
+		cb.aio_nbytes = 1;
+		cb.aio_sigevent.sigev_notify = SIGEV_THREAD;
+		cb.aio_sigevent.sigev_notify_function = notify;
 		atomic_store(&round_no, r);
-		CHECK(timer_create(CLOCK_MONOTONIC, &sev, &t) == 0);
-		CHECK(timer_settime(t, 0, &its, NULL) == 0);
+		CHECK(aio_read(&cb) == 0);
 		wait10(&notified);
 		wait10(&dtor_ran);
-		CHECK(timer_delete(t) == 0);
+		CHECK(aio_error(&cb) == 0);
+		CHECK(aio_return(&cb) == 1);
 	}
+	close(zfd);
 	CHECK(atomic_load(&bad) == 0);
 	CHECK(atomic_load(&dtor_calls) == ROUNDS);
 	CHECK(pthread_getspecific(key) == &mainval);
