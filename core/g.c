@@ -528,6 +528,8 @@ static int g_create_user(const struct gattr *a, void *(*fn)(void *),
 	return 0;
 }
 
+#define G_STACK_MIN (64u << 10)
+
 static int g_create1(const struct gattr *a, void *(*fn)(void *), void *arg, g **out)
 {
 	size_t ps = stack_pagesize();
@@ -535,7 +537,15 @@ static int g_create1(const struct gattr *a, void *(*fn)(void *), void *arg, g **
 	/* guardsize 0 still gets one page, not reported: an overflow then
 	 * faults instead of writing over the runtime's memory below */
 	size_t hidden = guard ? 0 : ps;
-	size_t map_size = roundup(a->stacksize, ps) + guard + hidden;
+	/* a stack smaller than G_STACK_MIN gets that much: a signal frame
+	 * (xsave state with AVX-512 is over 3 KiB) on top of a handler that
+	 * interrupted libgmp's own code, in a thread that glibc's minimum
+	 * (16 KiB, TLS included) leaves little room, overflows. Pages are
+	 * committed only when touched. */
+	size_t want = roundup(a->stacksize, ps);
+	if (want < G_STACK_MIN)
+		want = G_STACK_MIN;
+	size_t map_size = want + guard + hidden;
 	char *tp;
 	g *gp;
 

@@ -265,8 +265,12 @@ p *stopm(m *mp, int64_t until)
 			m_exit(mp);
 		if (was_idle)
 			return NULL;
-		/* someone took us off the list and is about to wake us */
+		/* someone took us off the list and is about to wake us; a
+		 * mask update may come meanwhile (publish waits for every
+		 * idle M to take it) */
 		mp->idle = true;
+		atomic_thread_fence(memory_order_seq_cst);
+		rt_mask_idle(mp);
 		notetsleep(&mp->park, -1);
 		mp->idle = false;
 	}
@@ -597,6 +601,11 @@ static void execute(m *mp, g *gp, bool inherit)
 	if (__builtin_expect(gp->alt_on | mp->kalt_on, 0))
 		altstack_switch(mp, gp);
 	arch_switch(&mp->g0->ctx, &gp->ctx);
+	/* a G that stopped inside a signal handler left the thread with the
+	 * handler's mask (its signal and sa_mask blocked), which kmask does
+	 * not show: set the next mask whatever it is */
+	if (__builtin_expect(gp->in_handler != 0, 0))
+		mp->kmask = ~0ull;
 	/* no G's alternate stack stays on an M that runs none: a signal
 	 * taken here would land on memory that G may be using on another
 	 * M, or has freed */

@@ -320,18 +320,28 @@ static void publish(uint64_t old, uint64_t now)
 	 * unscheduled for tens of ms; 2 s is only against a thread that
 	 * never runs again. */
 	int64_t until = nanotime() + 2000000000;
-	for (;;) {
+	for (int round = 1;; round++) {
 		bool all = true;
+		/* one that became idle after the SIGCANCELs went out, or took
+		 * one while it was still busy, is asked again every ~1 ms */
+		bool again = round % 50 == 0;
 		for (int i = 0; i < 4; i++) {
 			int tid = atomic_load(&rm.helper_tid[i]);
 			if (tid > 0 && tid != self &&
-			    atomic_load(&rm.helper_gen[i]) < gen)
+			    atomic_load(&rm.helper_gen[i]) < gen) {
 				all = false;
+				if (again)
+					arch_syscall(SYS_tgkill, pid, tid, 32, 0);
+			}
 		}
 		for (m *mp = sched.allm; mp; mp = mp->alllink)
 			if (!mp->dead && mp->idle && mp->tid != self &&
-			    atomic_load(&mp->maskgen) < gen)
+			    atomic_load(&mp->maskgen) < gen) {
 				all = false;
+				if (again)
+					arch_syscall(SYS_tgkill, pid, mp->tid,
+						     32, 0);
+			}
 		if (all || nanotime() > until)
 			return;
 		struct timespec ts = { 0, 20000 };
@@ -399,9 +409,15 @@ void rt_mask_helper(void)
 			 * SIGCANCELs has its mask here, and is acked */
 			uint64_t gen = atomic_load(&rm.gen);
 			uint64_t mk = atomic_load(&rt_mask);
-			atomic_store(&rm.helper_gen[i], gen);
 			arch_syscall(SYS_rt_sigprocmask, SIG_SETMASK, (long)&mk,
 				     0, 8);
+			/* acked once the kernel has it; a SIGCANCEL taken
+			 * meanwhile may have acked a later one */
+			uint64_t cur = atomic_load(&rm.helper_gen[i]);
+			while (cur < gen &&
+			       !atomic_compare_exchange_weak(&rm.helper_gen[i],
+							     &cur, gen))
+				;
 			return;
 		}
 	}
@@ -412,11 +428,11 @@ void rt_mask_idle(m *mp)
 	uint64_t gen = atomic_load(&rm.gen);	/* before the mask */
 	uint64_t mk = atomic_load(&rt_mask);
 
-	atomic_store(&mp->maskgen, gen);
 	if (mp->kmask != mk) {
 		arch_syscall(SYS_rt_sigprocmask, SIG_SETMASK, (long)&mk, 0, 8);
 		mp->kmask = mk;
 	}
+	atomic_store(&mp->maskgen, gen);	/* the kernel has it */
 }
 
 bool rt_mask_apply(void *ucontext)
