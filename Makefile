@@ -150,7 +150,7 @@ $(BUILD)/obj/tools/gmp-run.o: CPPFLAGS += -DGMP_RUN_VERSION='"$(VERSION)"'
 $(BUILD)/obj/tools/gmp-run.o: $(wildcard include/gmpsched.h)
 $(GMPRUN): $(BUILD)/obj/tools/gmp-run.o
 	$(msg) LINK $@
-	$(Q)$(CC) $(SAN_FLAGS) $(LDFLAGS) -o $@ $<
+	$(Q)$(CC) $(SAN_FLAGS) $(LDFLAGS) -o $@ $< -lelf
 
 # Unit tests link core and arch from an archive, after the test's own
 # objects, so a fake in tests/unit/ replaces the core file it stands for
@@ -283,6 +283,8 @@ STAGE_integration = $(if $(wildcard $(INTEG_RUNNER)),\
 	bash $(INTEG_RUNNER) $(BUILD),\
 	bash -c 'echo "$(INTEG_RUNNER) is missing"; exit 1')
 STAGE_compat = bash tests/compat/run.sh $(BUILD)
+# what libgmp shows: stats, schedtrace, dumps, deadlock reports, tools
+STAGE_tools = bash tests/tools/run.sh $(BUILD)
 # LTP's tests for threads (every pthread_* interface), semaphores, sleeping
 # and sched_yield (the full suite is `make conformance`); skipped when
 # ../shared is not there.
@@ -298,7 +300,7 @@ STAGE_conformance = bash -c 'if [ -d "$(CONF_SUITE_DIR)" ] || \
 # if there are tests or a runner (tests without a runner fail).
 TEST_STAGES := exports $(if $(UNIT_BINS),unit) \
 	$(if $(ITEST_BINS)$(wildcard $(INTEG_RUNNER)),integration) compat \
-	conformance
+	tools conformance
 
 # $(call run_stages,NAMES): run each stage (a stage's own status is only
 # counted, so the next one runs); then the summary, whose exit status is the
@@ -310,7 +312,7 @@ $(foreach s,$(1),
 @bash -c "$$GMPMK_SUMMARY" summary
 endef
 
-.PHONY: test unit integration compat check-exports
+.PHONY: test unit integration compat tools check-exports
 test: all deps-test $(UNIT_BINS) $(ITEST_BINS)
 	$(call run_stages,$(TEST_STAGES))
 
@@ -326,6 +328,9 @@ integration: all $(ITEST_BINS)
 
 compat: all deps-test
 	$(call run_stages,compat)
+
+tools: all
+	$(call run_stages,tools)
 
 check-exports: $(LIB)
 	$(Q)$(STAGE_exports)

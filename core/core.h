@@ -40,6 +40,9 @@ struct mutex {
 };
 #define MUTEX_INIT(r) { 0, (r) }
 
+/* CLOCK_MONOTONIC_COARSE in ns (a few ns, a tick's resolution): when a G
+ * parked, for dumps. Context: any. */
+int64_t coarsetime(void);
 /* Context: any. Blocks: the M (futex) while contended. Allocates: no. */
 void lock(struct mutex *l);
 void unlock(struct mutex *l);
@@ -94,7 +97,15 @@ enum waitreason {
 	WAIT_SLEEP,
 	WAIT_FUTEX,
 	WAIT_YIELD,
+	WAIT_RWLOCK,
+	WAIT_BARRIER,
+	WAIT_IO,	/* a socket or pipe, through the netpoller */
+	WAIT_POLL,	/* poll, select, epoll_wait */
+	WAIT_SYSTEM,	/* a G of the runtime's own, idle */
+	WAIT_NREASONS
 };
+/* "mutex", "cond", ...: the names dumps and traces use. */
+const char *waitreason_name(int why);
 
 /* What a G asks its g0 to do after switching to it. Go: mcall(fn). */
 enum mcallop {
@@ -188,6 +199,9 @@ struct g {
 	 * (g_interrupt sets the bit; the G clears a signal's) */
 	_Atomic uint8_t intr_req;
 	uint8_t interruptible;	/* owned by the G; read under its bucket lock */
+	uint8_t why_next;	/* the reason its next futex-level wait shows
+				 * (the shim that waits sets it) */
+	bool is_system;		/* the runtime's own (not a program thread) */
 	bool exit_set;		/* result was set by pthread_exit */
 	_Atomic bool in_cancel_syscall; /* in a bracketed cancellation point */
 	_Atomic bool cancel_kick; /* sysmon re-signals its M (cancel.c) */
@@ -315,10 +329,12 @@ struct sched {
 extern struct sched sched;
 
 /* Runtime configuration, filled by preload/init.c before the core starts. */
+enum { STATS_OFF, STATS_TEXT, STATS_JSON, STATS_FILE };
 struct config {
 	int maxprocs;
 	int debug;		/* GMP_DEBUG set */
-	int stats;		/* GMP_STATS: 0 off, 1 text */
+	int stats;		/* GMP_STATS: 0 off, STATS_* */
+	const char *stats_path;	/* STATS_FILE: the path (may hold %p) */
 	size_t default_stacksize;
 };
 extern struct config cfg;
@@ -634,6 +650,9 @@ void g_release(g *gp, bool on_g0);
 _Noreturn void g_exit(void *result);
 /* Visit every G ever created (tools). Locks: gfree. */
 void g_foreach(void (*fn)(g *, void *), void *arg);
+/* The head of the G table, linked through alllink, for readers that take
+ * no lock (a G is only ever pushed at the head). Context: any. */
+g *g_allg(void);
 /* After a dlopen: initialise new static-TLS modules' blocks in every G.
  * Context: G (the caller of dlopen). Locks: its own, then gfree. */
 void g_tls_dlopened(void);
@@ -800,6 +819,36 @@ extern _Atomic int64_t netpoll_lastpoll;
 /* Print the GMP_STATS summary. Context: any (raw write). */
 
 void stats_print(void);
+
+/* ---- obs.c: schedtrace, G dumps, the deadlock check --------------------- */
+
+enum { DEADLOCK_OFF, DEADLOCK_REPORT, DEADLOCK_EXIT };
+#define OBS_DEADLOCK_STATUS 86	/* exit status after a deadlock report */
+struct obs_config {
+	int schedtrace_ms;	/* GMP_DEBUG=schedtrace=MS; 0: off */
+	bool scheddetail;	/* GMP_DEBUG=scheddetail=1 */
+	bool dump_at_exit;	/* GMP_DEBUG=dump */
+	int deadlock;		/* GMP_DEADLOCK */
+};
+extern struct obs_config obs_cfg;
+/* Print every G (title first). symbols: name start functions with dladdr
+ * (not from a signal handler). Context: any; no lock, no malloc. */
+void obs_dump(const char *title, bool symbols);
+/* When sysmon must next call obs_tick (CLOCK_MONOTONIC ns), or -1. */
+int64_t obs_next(void);
+/* schedtrace lines and the deadlock check. Context: sysmon. */
+void obs_tick(int64_t now);
+void obs_afterfork(void);
+/* A thread of the runtime's own that is not an M (template, sysmon, the
+ * SIGEV_THREAD timer thread). Context: any. */
+bool rt_is_runtime_tid(int tid);
+/* The program has a handler installed for some signal (shims/signal.c):
+ * a signal from outside may wake a G. Context: any. */
+bool gmp__program_has_handlers(void);
+/* Put the SIGQUIT dump handler in if SIGQUIT has the default action. */
+void gmp__quit_init(void);
+/* The SIGEV_THREAD timer thread's tid, or 0 (shims/posix_timer.c). */
+int gmp__timer_thread_tid(void);
 extern int64_t stats_start_ns;
 extern int stats_fd;		/* where stats_print writes */
 

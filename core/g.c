@@ -442,6 +442,9 @@ static void g_init_common(g *gp, const struct gattr *a,
 	gp->lockedm = NULL;
 	gp->in_handler = 0;
 	gp->alt_on = false;	/* a new thread has no alternate stack */
+	gp->is_system = false;
+	gp->why_next = 0;
+	gp->parked_at = 0;
 	atomic_store_explicit(&gp->wire_req, false, memory_order_relaxed);
 	gp->wire.has_aff = gp->wire.has_sched = false;
 	if (tl.unwind_ok) {
@@ -528,8 +531,6 @@ static int g_create_user(const struct gattr *a, void *(*fn)(void *),
 	return 0;
 }
 
-#define G_STACK_MIN (64u << 10)
-
 static int g_create1(const struct gattr *a, void *(*fn)(void *), void *arg, g **out)
 {
 	size_t ps = stack_pagesize();
@@ -537,15 +538,7 @@ static int g_create1(const struct gattr *a, void *(*fn)(void *), void *arg, g **
 	/* guardsize 0 still gets one page, not reported: an overflow then
 	 * faults instead of writing over the runtime's memory below */
 	size_t hidden = guard ? 0 : ps;
-	/* a stack smaller than G_STACK_MIN gets that much: a signal frame
-	 * (xsave state with AVX-512 is over 3 KiB) on top of a handler that
-	 * interrupted libgmp's own code, in a thread that glibc's minimum
-	 * (16 KiB, TLS included) leaves little room, overflows. Pages are
-	 * committed only when touched. */
-	size_t want = roundup(a->stacksize, ps);
-	if (want < G_STACK_MIN)
-		want = G_STACK_MIN;
-	size_t map_size = want + guard + hidden;
+	size_t map_size = roundup(a->stacksize, ps) + guard + hidden;
 	char *tp;
 	g *gp;
 
@@ -753,6 +746,11 @@ _Noreturn void g_exit(void *result)
 		exit(0);	/* the last thread ends the process */
 	rt_enter();
 	goexit();
+}
+
+g *g_allg(void)
+{
+	return __atomic_load_n(&gfree.allg, __ATOMIC_ACQUIRE);
 }
 
 void g_foreach(void (*fn)(g *, void *), void *arg)

@@ -765,6 +765,7 @@ void gopark(bool (*unlockf)(g *, void *), void *arg, enum waitreason why)
 					      memory_order_relaxed) != G_RUNNING)
 		throw("gopark: not on a running G");
 	gp->waitreason = why;
+	gp->parked_at = coarsetime();
 	mp->waitunlockf = unlockf;
 	mp->waitarg = arg;
 	mcall(MCALL_PARK);

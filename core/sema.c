@@ -248,8 +248,15 @@ int gfutex_wait(const void *addr, uint32_t val, int64_t deadline)
 int gfutex_wait_bitset(const void *addr, uint32_t val, int64_t deadline,
 		       uint32_t bitset)
 {
+	g *gp = getg();
+	enum waitreason why = WAIT_FUTEX;
+
+	if (gp && gp->why_next) {
+		why = gp->why_next;
+		gp->why_next = 0;
+	}
 	rt_enter();
-	int r = gfutex_wait1(addr, val, deadline, bitset, WAIT_FUTEX);
+	int r = gfutex_wait1(addr, val, deadline, bitset, why);
 	rt_exit();
 	return r;
 }

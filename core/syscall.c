@@ -394,6 +394,14 @@ void sigmask_afterfork(uint64_t mask)
 	sigmask_account(mask, 1);
 }
 
+bool rt_is_runtime_tid(int tid)
+{
+	for (int i = 0; i < 4; i++)
+		if (atomic_load(&rm.helper_tid[i]) == tid)
+			return true;
+	return tid == gmp__timer_thread_tid();
+}
+
 void rt_mask_helper(void)
 {
 	int tid = (int)arch_syscall(SYS_gettid, 0, 0, 0, 0);

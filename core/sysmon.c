@@ -311,6 +311,12 @@ static void *sysmon_main(void *arg)
 			if (until < sleep)
 				sleep = until < 20000 ? 20000 : until;
 		}
+		int64_t on = obs_next();	/* schedtrace, deadlock check */
+		if (on >= 0) {
+			int64_t until = on - nanotime();
+			if (until < sleep)
+				sleep = until < 20000 ? 20000 : until;
+		}
 		rt_thread_idle(true);
 		/* longsleep says whether a syscall's kick should wake us;
 		 * asleep whether sysmon_wake may */
@@ -332,6 +338,7 @@ static void *sysmon_main(void *arg)
 		/* nobody polled for 10 ms: the Ps are all busy */
 		if (lp != 0 && now - lp > 10000000 && netpoll_active())
 			polled = netpoll_poll_now() > 0;
+		obs_tick(now);
 		if (retake(now) || polled)
 			idle = 0;
 		else
@@ -348,5 +355,6 @@ void sysmon_init(void)
 void sysmon_afterfork(void)
 {
 	memset(&sm, 0, sizeof sm);
+	obs_afterfork();
 	sysmon_init();
 }

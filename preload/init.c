@@ -133,12 +133,65 @@ static int parse_preempt_signal(const char *v)
 	return n >= SIGRTMIN && n <= SIGRTMAX ? (int)n : -1;
 }
 
+/* GMP_DEBUG: a comma-separated list. "1" (or any word not below, for
+ * compatibility: the fallback diagnostics), "schedtrace=MS",
+ * "scheddetail=1", "dump"; "0" alone is off. */
+static void parse_debug(const char *v)
+{
+	char buf[256];
+	bool bad = false;
+
+	if (strcmp(v, "0") == 0)
+		return;
+	snprintf(buf, sizeof buf, "%s", v);
+	for (char *save = NULL, *w = strtok_r(buf, ",", &save); w;
+	     w = strtok_r(NULL, ",", &save)) {
+		if (strncmp(w, "schedtrace=", 11) == 0) {
+			char *end;
+			long ms = strtol(w + 11, &end, 10);
+			if (*end || ms < 1 || ms > 3600000)
+				bad = true;
+			else
+				obs_cfg.schedtrace_ms = (int)ms;
+		} else if (strcmp(w, "scheddetail=1") == 0) {
+			obs_cfg.scheddetail = true;
+		} else if (strcmp(w, "scheddetail=0") == 0) {
+			obs_cfg.scheddetail = false;
+		} else if (strcmp(w, "dump") == 0) {
+			obs_cfg.dump_at_exit = true;
+		} else if (strcmp(w, "1") == 0) {
+			cfg.debug = 1;
+		} else if (strcmp(w, "0") != 0) {
+			bad = true;
+		}
+	}
+	if (bad)
+		warnf("GMP_DEBUG=%s: expected a comma-separated list of 1, "
+		      "schedtrace=MS, scheddetail=1 and dump; ignoring what "
+		      "is not", v);
+	if (obs_cfg.scheddetail && !obs_cfg.schedtrace_ms)
+		obs_cfg.schedtrace_ms = 1000;
+}
+
 static void parse_env(void)
 {
 	const char *v;
 
 	v = getenv("GMP_DEBUG");
-	cfg.debug = v && *v && strcmp(v, "0") != 0;
+	if (v && *v)
+		parse_debug(v);
+	v = getenv("GMP_DEADLOCK");
+	if (v && *v) {
+		if (strcmp(v, "exit") == 0 || strcmp(v, "1") == 0)
+			obs_cfg.deadlock = DEADLOCK_EXIT;
+		else if (strcmp(v, "report") == 0)
+			obs_cfg.deadlock = DEADLOCK_REPORT;
+		else if (strcmp(v, "0") == 0)
+			obs_cfg.deadlock = DEADLOCK_OFF;
+		else
+			warnf("GMP_DEADLOCK=%s: expected exit, report or 0; "
+			      "using exit", v);
+	}
 
 	cfg.maxprocs = default_procs();
 	v = getenv("GMP_MAXPROCS");
@@ -167,11 +220,17 @@ static void parse_env(void)
 
 	v = getenv("GMP_STATS");
 	if (v && *v) {
-		if (strcmp(v, "1") == 0)
-			cfg.stats = 1;
-		else if (strcmp(v, "0") != 0)
-			warnf("GMP_STATS=%s: expected 1 or 0; statistics off",
-			      v);
+		if (strcmp(v, "1") == 0) {
+			cfg.stats = STATS_TEXT;
+		} else if (strcmp(v, "json") == 0) {
+			cfg.stats = STATS_JSON;
+		} else if (strchr(v, '/')) {
+			cfg.stats = STATS_FILE;
+			cfg.stats_path = v;	/* the environment's: stays */
+		} else if (strcmp(v, "0") != 0) {
+			warnf("GMP_STATS=%s: expected 1, json, a path (with a "
+			      "'/') or 0; statistics off", v);
+		}
 	}
 
 	v = getenv("GMP_STRICT");
@@ -205,7 +264,7 @@ static void start(void)
 		return;
 	}
 	stats_start_ns = nanotime();
-	if (cfg.stats) {
+	if (cfg.stats || obs_cfg.schedtrace_ms || obs_cfg.dump_at_exit) {
 		long fd = arch_syscall(SYS_fcntl, 2, F_DUPFD_CLOEXEC, 100, 0);
 		if (fd >= 0)
 			stats_fd = (int)fd;
@@ -213,6 +272,7 @@ static void start(void)
 	gmp__install_sigcancel();
 	gmp__threadstate_init();
 	gmp__preempt_inherit();
+	gmp__quit_init();
 	preempt_init();
 	strict_init();	/* before the runtime's threads: all get the filter */
 	sched_init(g_adopt_main());
@@ -238,6 +298,8 @@ __attribute__((destructor)) static void gmp_dtor(void)
 	 * shells running a program's helpers would print one each) */
 	if (gmp__active && cfg.stats && g_created > 1)
 		stats_print();
+	if (gmp__active && obs_cfg.dump_at_exit)
+		obs_dump("threads at exit (GMP_DEBUG=dump)", true);
 }
 
 __attribute__((visibility("default"))) const char *gmpsched_version(void)

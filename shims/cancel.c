@@ -120,8 +120,10 @@ int gmp__wait_full(g *gp, const void *addr, uint32_t val, int64_t deadline,
 
 	if (!(v & (CS_DISABLE | C_EXITING | C_TERMINATED))) {
 		if (f & WF_POINT) {
-			if (v & C_CANCELED)
+			if (v & C_CANCELED) {
+				gp->why_next = 0;
 				return -ECANCELED;
+			}
 			kinds |= INTR_CANCEL;
 		} else if (v & CT_ASYNC) {
 			if (v & C_CANCELED)
@@ -156,6 +158,7 @@ int gmp__sleep(int64_t deadline)
 	g *gp = curg();
 
 	for (;;) {
+		wait_why(WAIT_SLEEP);
 		int r = gmp__wait_full(gp, &gp->sleepword, 0, deadline,
 				       WF_POINT | WF_SIGNAL);
 		if (r == -ETIMEDOUT)

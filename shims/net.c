@@ -213,6 +213,7 @@ static long wait_ready(g *gp, int fd, struct pd *pd, _Atomic uint32_t *w,
 	atomic_fetch_add(&netpoll_waiters, 1);
 	atomic_fetch_add(nw, 1);	/* before the word is read again */
 	atomic_fetch_add_explicit(&netpoll_parks, 1, memory_order_relaxed);
+	wait_why(WAIT_IO);
 	int r = gmp__wait_full(gp, w, seq, deadline, wf);
 	atomic_fetch_sub(nw, 1);
 	atomic_fetch_sub(&netpoll_waiters, 1);
@@ -794,6 +795,7 @@ EXPORT int connect(int fd, const struct sockaddr *a, socklen_t l)
 			int64_t d = gmp__after(1000000);
 			if (deadline >= 0 && deadline < d)
 				d = deadline;
+			wait_why(WAIT_POLL);
 			w = gmp__wait_full(gp, &gp->sleepword, 0, d, WF_IO);
 			if (w == -ETIMEDOUT) {
 				if (deadline >= 0 && nanotime() >= deadline)
@@ -1144,6 +1146,7 @@ static long multi_wait(g *gp, struct multi *mw, long (*check)(void *),
 			break;
 		atomic_fetch_add_explicit(&netpoll_parks, 1,
 					  memory_order_relaxed);
+		wait_why(WAIT_POLL);
 		int w = gmp__wait_full(gp, &mw->w.word, seq, deadline,
 				       WF_POINT | WF_SIGNAL);
 		if (w == -ETIMEDOUT) {

@@ -57,6 +57,11 @@ static _Atomic int helper_tid;		/* 0: not started */
 static _Atomic uint32_t dispatch_word;	/* bumped per expiration */
 static bool started, atfork_set;
 
+int gmp__timer_thread_tid(void)
+{
+	return atomic_load(&helper_tid);
+}
+
 static struct ptimer *slot(uint32_t i)
 {
 	struct ptimer *b = atomic_load_explicit(&blocks[i / BLOCK],
@@ -136,6 +141,7 @@ static void dispatch(struct ptimer *t, uint32_t n)
 static void *dispatcher_main(void *arg)
 {
 	(void)arg;
+	curg()->is_system = true;	/* not the program's: dumps, deadlock */
 	for (;;) {
 		uint32_t v = atomic_load(&dispatch_word);
 		uint32_t hw = __atomic_load_n(&hiwater, __ATOMIC_ACQUIRE);
@@ -146,6 +152,7 @@ static void *dispatcher_main(void *arg)
 			    (n = atomic_exchange(&t->pending, 0)))
 				dispatch(t, n);
 		}
+		wait_why(WAIT_SYSTEM);
 		gfutex_wait((const void *)&dispatch_word, v, -1);
 	}
 	return NULL;

@@ -56,8 +56,10 @@ EXPORT int pthread_barrier_wait(pthread_barrier_t *b)
 		gmp__wake(&gb->round, INT_MAX);
 		return PTHREAD_BARRIER_SERIAL_THREAD;
 	}
-	while (atomic_load(&gb->round) == round)
+	while (atomic_load(&gb->round) == round) {
+		wait_why(WAIT_BARRIER);
 		gmp__wait(&gb->round, round, -1);
+	}
 	return 0;
 }
 

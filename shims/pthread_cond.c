@@ -58,6 +58,7 @@ int gmp__cond_wait(pthread_cond_t *c, pthread_mutex_t *mx, clockid_t clk,
 		atomic_fetch_sub(NWAIT(c), 1);
 		return err;
 	}
+	wait_why(WAIT_COND);
 	int r = gp ? gmp__wait_full(gp, SEQ(c), seq, deadline, WF_POINT)
 		   : gmp__wait(SEQ(c), seq, deadline);
 	atomic_fetch_sub(NWAIT(c), 1);

@@ -112,6 +112,7 @@ static int join_wait(g *gp, void **ret, int64_t deadline, bool try)
 			return EBUSY;
 		}
 		g *self = curg();
+		wait_why(WAIT_JOIN);
 		r = self ? gmp__wait_full(self, &gp->joinword, w, deadline,
 					  WF_POINT)
 			 : gmp__wait(&gp->joinword, w, deadline);

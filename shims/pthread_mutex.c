@@ -69,6 +69,7 @@ static int lock_word(pthread_mutex_t *mx, int64_t deadline)
 	}
 	c = atomic_exchange_explicit(w, 2, memory_order_acquire);
 	while (c != 0) {
+		wait_why(WAIT_MUTEX);
 		if (gmp__wait(w, 2, deadline) == -ETIMEDOUT)
 			return ETIMEDOUT;
 		c = atomic_exchange_explicit(w, 2, memory_order_acquire);

@@ -42,6 +42,7 @@ EXPORT int pthread_once(pthread_once_t *once, void (*fn)(void))
 			gmp__wake(w, INT_MAX);
 			return 0;
 		}
+		wait_why(WAIT_ONCE);
 		gmp__wait(w, v, -1);
 	}
 }

@@ -109,8 +109,10 @@ static int rdlock(pthread_rwlock_t *l, int64_t deadline, bool try)
 		atomic_fetch_add(NRPARK(l), 1);
 		uint32_t seq = atomic_load(RSEQ(l));
 		int r = 0;
-		if (reader_blocked(l, atomic_load(STATE(l))))
+		if (reader_blocked(l, atomic_load(STATE(l)))) {
+			wait_why(WAIT_RWLOCK);
 			r = gmp__wait(RSEQ(l), seq, deadline);
+		}
 		atomic_fetch_sub(NRPARK(l), 1);
 		if (r == -ETIMEDOUT)
 			return ETIMEDOUT;
@@ -135,8 +137,10 @@ static int wrlock(pthread_rwlock_t *l, int64_t deadline, bool try)
 		uint32_t seq = atomic_load(WSEQ(l));
 		int r = 0;
 		s = atomic_load(STATE(l));
-		if (s != 0 && s != (WRITER | HANDOFF))
+		if (s != 0 && s != (WRITER | HANDOFF)) {
+			wait_why(WAIT_RWLOCK);
 			r = gmp__wait(WSEQ(l), seq, deadline);
+		}
 		atomic_fetch_sub(NWRW(l), 1);
 		if (r == -ETIMEDOUT) {
 			if (claim_handoff(l))

@@ -71,6 +71,7 @@ static int wait_until(struct gsem *gs, int64_t deadline)
 			return 0;
 		atomic_fetch_add(&gs->nwaiters, 1);
 		g *gp = curg();
+		wait_why(WAIT_SEM);
 		int r = gp ? gmp__wait_full(gp, &gs->value, 0, deadline,
 					    WF_POINT | WF_SIGNAL |
 						    WF_RESTARTABLE)

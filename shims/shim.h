@@ -39,6 +39,16 @@ static inline void preempt_point(void)
 	}
 }
 
+/* Name the reason of the caller's next wait (G dumps, traces, the
+ * deadlock check). Slow paths only: right before a wait. */
+static inline void wait_why(enum waitreason why)
+{
+	g *gp = getg();
+
+	if (gp)
+		gp->why_next = (uint8_t)why;
+}
+
 /* Validate a timespec as POSIX does for absolute and relative times. */
 static inline bool ts_valid(const struct timespec *ts)
 {

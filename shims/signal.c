@@ -111,6 +111,8 @@ static void call_handler_at_g_level(g *gp, const struct sigaction *a,
 }
 
 static void route_signals(void);
+static void quit_dump(int sig, siginfo_t *si, void *uc);
+static void quit_install(void);
 
 /* SA_RESETHAND: the action becomes SIG_DFL as the handler is entered.
  * Called from handlers, so without actlock: a sigaction racing with it
@@ -495,6 +497,12 @@ EXPORT int sigaction(int sig, const struct sigaction *act,
 			acts[sig].ours = prev_ours;
 		}
 		gmp__sysmon_hook_on();
+	} else if (sig == SIGQUIT && act && act->sa_handler == SIG_DFL) {
+		r = REAL(sigaction)(sig, NULL, oact);
+		if (r == 0) {
+			acts[sig].ours = false;
+			quit_install();
+		}
 	} else {
 		r = REAL(sigaction)(sig, act, oact);
 		if (r == 0 && act)
@@ -502,8 +510,53 @@ EXPORT int sigaction(int sig, const struct sigaction *act,
 	}
 	if (r == 0 && oact && oact->sa_sigaction == tramp)
 		*oact = prev;
+	if (r == 0 && oact && oact->sa_sigaction == quit_dump) {
+		memset(oact, 0, sizeof *oact);
+		oact->sa_handler = SIG_DFL;
+	}
 	atomic_flag_clear_explicit(&actlock, memory_order_release);
 	return r;
+}
+
+/* SIGQUIT with the default action dumps every G first (Go prints its
+ * goroutines): libgmp's handler is in the kernel while the program's
+ * action is SIG_DFL, and sigaction reports SIG_DFL. After the dump the
+ * default action is applied: the process ends with SIGQUIT (and a core
+ * dump if enabled), as natively. */
+static void quit_dump(int sig, siginfo_t *si, void *uc)
+{
+	struct sigaction dfl = { .sa_handler = SIG_DFL };
+
+	(void)si;
+	(void)uc;
+	obs_dump("SIGQUIT", false);
+	REAL(sigaction)(sig, &dfl, NULL);
+	/* blocked while this handler runs: delivered, with the default
+	 * action, when it returns */
+	arch_syscall(SYS_tgkill, getpid(), arch_syscall(SYS_gettid, 0, 0, 0, 0),
+		     sig, 0);
+}
+
+static void quit_install(void)
+{
+	arch_sigaction(SIGQUIT, quit_dump, SA_SIGINFO | SA_RESTART);
+}
+
+void gmp__quit_init(void)
+{
+	struct sigaction cur;
+
+	if (REAL(sigaction)(SIGQUIT, NULL, &cur) == 0 &&
+	    cur.sa_handler == SIG_DFL)
+		quit_install();
+}
+
+bool gmp__program_has_handlers(void)
+{
+	for (int sig = 1; sig < NSIG; sig++)
+		if (acts[sig].ours)
+			return true;
+	return false;
 }
 
 /* The siginfo of gp's pending sig: kept if it was taken from an M
