@@ -370,12 +370,14 @@ install: all
 	install -d $(DESTDIR)$(LIBDIR) $(DESTDIR)$(PREFIX)/bin
 	install -m 755 $(LIB) $(DESTDIR)$(LIBDIR)/libgmp.so
 	install -m 755 $(GMPRUN) $(DESTDIR)$(PREFIX)/bin/gmp-run
+	install -m 644 tools/gmp-gdb.py $(DESTDIR)$(LIBDIR)/gmp-gdb.py
 	$(if $(wildcard include/gmpsched.h),\
 		install -D -m 644 include/gmpsched.h \
 		$(DESTDIR)$(PREFIX)/include/gmpsched.h)
 
 uninstall:
-	rm -f $(DESTDIR)$(LIBDIR)/libgmp.so $(DESTDIR)$(PREFIX)/bin/gmp-run \
+	rm -f $(DESTDIR)$(LIBDIR)/libgmp.so $(DESTDIR)$(LIBDIR)/gmp-gdb.py \
+		$(DESTDIR)$(PREFIX)/bin/gmp-run \
 		$(DESTDIR)$(PREFIX)/include/gmpsched.h
 	-rmdir $(DESTDIR)$(LIBDIR) 2>/dev/null
 

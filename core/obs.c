@@ -28,6 +28,7 @@
 #include <stdio.h>
 #include <string.h>
 #include <sys/syscall.h>
+#include <sys/time.h>
 #include "core.h"
 
 struct obs_config obs_cfg = { .deadlock = DEADLOCK_EXIT };
@@ -326,6 +327,27 @@ static bool foreign_thread(void)
 	return found;
 }
 
+/* A kernel timer that can still fire: alarm/setitimer, or a POSIX timer
+ * (a SIGEV_THREAD one of libgmp's included; /proc/self/timers lists
+ * them). Its signal may wake a G, or end the process as natively. */
+static bool kernel_timer_pending(void)
+{
+	struct itimerval it;
+	char buf[64];
+
+	for (int w = ITIMER_REAL; w <= ITIMER_PROF; w++)
+		if (arch_syscall(SYS_getitimer, w, (long)&it, 0, 0) == 0 &&
+		    (it.it_value.tv_sec || it.it_value.tv_usec))
+			return true;
+	long fd = arch_syscall(SYS_open, (long)"/proc/self/timers",
+			       O_RDONLY | O_CLOEXEC, 0, 0);
+	if (fd < 0)
+		return false;	/* no such file: no POSIX timers to see */
+	long n = arch_syscall(SYS_read, fd, (long)buf, sizeof buf, 0);
+	arch_syscall(SYS_close, fd, 0, 0, 0);
+	return n != 0;
+}
+
 /* Every program G parked on something only another G can end. */
 static bool all_asleep(int *nwait)
 {
@@ -367,7 +389,8 @@ static void deadlock_check(int64_t now)
 		dead_next = now + OBS_DEAD_NS;
 		return;
 	}
-	if (dead_reported || gmp__program_has_handlers() || foreign_thread())
+	if (dead_reported || gmp__program_has_handlers() || foreign_thread() ||
+	    kernel_timer_pending())
 		return;
 	dead_reported = true;
 	obs_dump("all threads are asleep - deadlock!", true);

@@ -31,7 +31,7 @@ build_deps="/usr/include/libelf.h:libelf-dev
 test_deps="pigz:pigz zstd:zstd xz:xz-utils sysbench:sysbench
 	redis-server:redis-server redis-benchmark:redis-tools
 	memcached:memcached memcslap:libmemcached-tools curl:curl
-	python3.11:python3.11"
+	python3.11:python3.11 gdb:gdb"
 
 # missing "what:package ...": print the packages whose "what" is absent.
 missing()
