@@ -8,7 +8,14 @@
 #   sort             sort --parallel=4 -S 10M of ~330,000 lines: same output
 #   sysbench         threads and mutex tests with 8 threads: exit 0 and the
 #                    usual report (numbers are not compared)
-#   the user surface gmp-run's environment and exit statuses, a bad GMP_*
+#   the user surface gmp-run's environment and exit statuses; every option
+#                    sets its GMP_* variable (the debug options one
+#                    GMP_DEBUG) and a bad value exits 125; gmp-run --check:
+#                    its report, verdict and status for a threaded program,
+#                    #! scripts (through their interpreter), and what cannot
+#                    work: static, setuid, not ELF, another machine, Go (a
+#                    faked .go.buildinfo; a real one when go is installed),
+#                    a missing library, symbol or interpreter; a bad GMP_*
 #                    value reported once, GMP_STATS counting the threads of
 #                    a 5-thread program
 #   redis-server     2 I/O threads, under redis-benchmark (100 clients,
@@ -70,6 +77,11 @@ tests=(pigz_output_and_roundtrip_match_native
 	sysbench_threads_completes_under_libgmp
 	sysbench_mutex_completes_under_libgmp
 	gmp_run_sets_the_environment_and_passes_the_status
+	gmp_run_options_set_every_gmp_variable
+	gmp_run_check_passes_a_threaded_program
+	gmp_run_check_follows_a_script_to_its_interpreter
+	gmp_run_check_refuses_what_cannot_work
+	gmp_run_check_refuses_a_go_binary
 	bad_gmp_value_is_reported_once_and_the_default_used
 	stats_count_the_threads_a_program_made
 	redis_server_serves_redis_benchmark_preloaded
@@ -472,6 +484,262 @@ t_gmp_run()
 	[ -z "$why" ]
 }
 
+# gmp_env OPTION...: the GMP_* variables a program run by gmp-run with
+# these options sees, '|'-separated.
+gmp_env()
+{
+	"$build/gmp-run" "$@" -- sh -c 'echo "$GMP_STATS|$GMP_DEBUG|$GMP_DEADLOCK|$GMP_PREEMPT_SIGNAL|$GMP_STRICT"' \
+		2>/dev/null
+}
+
+# Every option sets its variable; the four debug options make one GMP_DEBUG.
+t_gmp_run_options()
+{
+	local out rc opt want
+	out=$(gmp_env --stats --deadlock=report --preempt-signal=USR1 \
+		--strict=report)
+	want="1||report|USR1|report"
+	[ "$out" = "$want" ] || fail "environment was '$out', not '$want'"
+	out=$(gmp_env --stats=json --no-deadlock --strict --preempt-signal=0)
+	[ "$out" = "json||0|0|1" ] ||
+		fail "--stats=json --no-deadlock --strict: '$out'"
+	out=$(gmp_env --stats="$tmp/stats.%p" --deadlock=exit)
+	[ "$out" = "$tmp/stats.%p||exit||" ] ||
+		fail "--stats=PATH --deadlock=exit: '$out'"
+	out=$(gmp_env --debug --schedtrace=1000 --scheddetail --dump)
+	[ "$out" = "|1,schedtrace=1000,scheddetail=1,dump|||" ] ||
+		fail "--debug --schedtrace=1000 --scheddetail --dump: '$out'"
+	out=$(gmp_env --dump --debug=scheddetail=1 --schedtrace=5 --schedtrace=50)
+	[ "$out" = "|dump,scheddetail=1,schedtrace=50|||" ] ||
+		fail "--dump --debug=scheddetail=1 --schedtrace=5" \
+			"--schedtrace=50: '$out'"
+	# A bad value: status 125, a message naming it, the program not run.
+	for opt in --schedtrace=abc --schedtrace=0 --stats=yes --debug=verbose \
+		--deadlock=maybe --preempt-signal=KILL --strict=2 \
+		--stats="$tmp/no-such-dir/t" --procs=0; do
+		out=$("$build/gmp-run" "$opt" -- sh -c 'echo ran' 2>&1)
+		rc=$?
+		[ $rc = 125 ] && [ -n "$out" ] && [[ $out != *ran* ]] &&
+			[[ $out == *"${opt#*=}"* ]] ||
+			fail "gmp-run $opt: status $rc, output '$out'"
+	done
+	out=$("$build/gmp-run" --help)
+	for opt in --procs --stats --debug --schedtrace --scheddetail --dump \
+		--deadlock --no-deadlock --preempt-signal --strict \
+		--check --help --version GMP_MAXPROCS GMP_STATS \
+		GMP_DEBUG GMP_DEADLOCK GMP_PREEMPT_SIGNAL GMP_STRICT \
+		'verdict ok' 'verdict warnings' \
+		'verdict unsupported' ' 125 '; do
+		[[ $out == *"$opt"* ]] || fail "--help does not mention '$opt'"
+	done
+	[ -z "$why" ]
+}
+
+# gmp_check NAME PROG: gmp-run --check PROG, its report in $tmp/check-NAME
+# and its status in crc.
+crc=
+gmp_check()
+{
+	"$build/gmp-run" --check -- "$2" >"$tmp/check-$1" 2>"$tmp/check-$1.err"
+	crc=$?
+}
+
+# expect_check NAME STATUS VERDICT [REGEX]...: the report of gmp_check NAME
+# ended in "verdict: VERDICT" (VERDICT a regex), gmp-run exited STATUS, and
+# each REGEX matches a line.
+expect_check()
+{
+	local name=$1 st=$2 verdict=$3 re last bad=
+	shift 3
+	last=$(tail -n 1 "$tmp/check-$name")
+	[ "$crc" = "$st" ] || bad+="status $crc, not $st; "
+	[[ $last =~ ^verdict:\ ($verdict)$ ]] ||
+		bad+="last line '$last', not 'verdict: $verdict'; "
+	for re in "$@"; do
+		grep -Eq -- "$re" "$tmp/check-$name" ||
+			bad+="no line matches '$re'; "
+	done
+	[ -z "$bad" ] && return 0
+	fail "--check $name: ${bad%; }"
+	why+="$(cut -c 1-150 "$tmp/check-$name" "$tmp/check-$name.err" |
+		grep -v '^info: library' | head -n 12 | sed 's/^/  /')"$'\n'
+	return 1
+}
+
+t_check_threaded()
+{
+	local mc=$build/tests/integration/mutex_counter_is_exact
+	threads5 || return 1
+	gmp_check threads5 "$tmp/threads5"
+	expect_check threads5 0 ok '^info: program .*/threads5: 64-bit ELF for x86-64(, PIE)?$' \
+		'^info: library libc\.so\.6 => /' \
+		'^ok: G level: pthread_create, pthread_join \(2 functions\)$' \
+		'^info: threads: pthread_create is imported$'
+	grep -Eq '^(error|warning|syscall):' "$tmp/check-threads5" &&
+		fail "--check threads5: $(grep -E '^(error|warning|syscall):' \
+			"$tmp/check-threads5" | head -n 3)"
+	# one of the integration tests, if it was built
+	if [ -x "$mc" ]; then
+		gmp_check mutex "$mc"
+		expect_check mutex 0 ok \
+			'^ok: G level: .*pthread_create.*pthread_mutex_lock.*pthread_mutex_unlock.* \([0-9]+ functions\)$'
+	else
+		times+="mutex_counter_is_exact not built: only threads5 checked; "
+	fi
+	# found on PATH, as gmp-run would run it; no -- before it
+	"$build/gmp-run" --check sh >"$tmp/check-path" 2>&1 ||
+		[ $? = 1 ] || fail "gmp-run --check sh: $(tail -n 3 "$tmp/check-path")"
+	grep -Eq '^info: program /.*/sh: ' "$tmp/check-path" ||
+		fail "gmp-run --check sh: no program line"
+	# not found or not readable: gmp-run's own failure, 125
+	gmp_check none "$tmp/no-such-program"
+	[ $crc = 125 ] && [ -s "$tmp/check-none.err" ] ||
+		fail "--check of a missing program: status $crc," \
+			"'$(cat "$tmp/check-none.err")'"
+	[ -z "$why" ]
+}
+
+# a report's verdict as a status
+verdict_status()
+{
+	case $(tail -n 1 "$tmp/check-$1") in
+	"verdict: ok") echo 0 ;;
+	"verdict: warnings") echo 1 ;;
+	*) echo 2 ;;
+	esac
+}
+
+t_check_script()
+{
+	printf '#!/bin/sh\necho hello\n' >"$tmp/script.sh"
+	printf '#! /usr/bin/env  sh\necho hello\n' >"$tmp/env-script"
+	printf '#!%s/no-such-interpreter -x\necho hello\n' "$tmp" \
+		>"$tmp/lost-script"
+	chmod +x "$tmp/script.sh" "$tmp/env-script" "$tmp/lost-script"
+	gmp_check script "$tmp/script.sh"
+	expect_check script "$(verdict_status script)" '(ok|warnings)' \
+		"^info: script: $tmp/script.sh runs /bin/sh \\(its #! line\\)$" \
+		'^info: program /bin/sh: 64-bit ELF for x86-64' '^ok: G level: '
+	gmp_check env-script "$tmp/env-script"
+	expect_check env-script "$(verdict_status env-script)" '(ok|warnings)' \
+		"^info: script: $tmp/env-script runs /usr/bin/env sh " \
+		'^info: script: env runs /.*/sh$' '^ok: G level: '
+	gmp_check lost-script "$tmp/lost-script"
+	expect_check lost-script 2 unsupported \
+		"^error: script interpreter $tmp/no-such-interpreter: "
+	[ -z "$why" ]
+}
+
+t_check_unsupported()
+{
+	local cc=${CC:-cc} d=$tmp/unsup libc_a
+	threads5 || return 1
+	mkdir -p "$d"
+	# static: LD_PRELOAD never applies
+	libc_a=$($cc -print-file-name=libc.a)
+	if [ -f "$libc_a" ]; then
+		$cc -O2 -static -pthread -o "$d/static" "$tmp/threads5.c" ||
+			fail "cannot build a static program" || return 1
+		gmp_check static "$d/static"
+		expect_check static 2 unsupported \
+			'^error: static binary \(no PT_INTERP\): .*LD_PRELOAD has no effect'
+	else
+		times+="static case skipped: no libc.a; "
+	fi
+	# setuid: ignored by the loader unless the owner runs it
+	cp "$tmp/threads5" "$d/setuid"
+	chmod u+s "$d/setuid"
+	gmp_check setuid-mine "$d/setuid"
+	if grep -q '^info: setuid, setgid and capabilities ignored' \
+		"$tmp/check-setuid-mine"; then
+		times+="setuid cases skipped: $d is on a nosuid mount; "
+	else
+		expect_check setuid-mine 1 warnings \
+			"^warning: setuid: owned by uid $(id -u), which you are"
+		if [ "$(id -u)" = 0 ] && id -u nobody >/dev/null 2>&1; then
+			chown nobody "$d/setuid" && chmod u+s "$d/setuid"
+			gmp_check setuid "$d/setuid"
+			expect_check setuid 2 unsupported \
+				"^error: setuid: owned by uid $(id -u nobody), run by uid 0: .*ignores LD_PRELOAD"
+		else
+			times+="setuid case of another owner skipped: not root; "
+		fi
+	fi
+	# not ELF, not a script
+	printf '\0\1\2\3 neither ELF nor a script\n' >"$d/data"
+	chmod +x "$d/data"
+	gmp_check data "$d/data"
+	expect_check data 2 unsupported "^error: $d/data: not an ELF file or a script"
+	# another machine: threads5 with e_machine AArch64 (183)
+	cp "$tmp/threads5" "$d/aarch64"
+	printf '\267\000' | dd of="$d/aarch64" bs=1 seek=18 conv=notrunc \
+		2>/dev/null
+	gmp_check aarch64 "$d/aarch64"
+	expect_check aarch64 2 unsupported '^error: 64-bit ELF for AArch64: '
+	if $cc -m32 -o "$d/i386" "$tmp/threads5.c" -pthread 2>/dev/null; then
+		gmp_check i386 "$d/i386"
+		expect_check i386 2 unsupported '^error: 32-bit ELF for Intel 80386'
+	fi
+	# Go's build-info section, added to a C program
+	if command -v objcopy >/dev/null 2>&1; then
+		objcopy --add-section .go.buildinfo="$tmp/threads5.c" \
+			"$tmp/threads5" "$d/fakego" 2>/dev/null
+		gmp_check fakego "$d/fakego"
+		expect_check fakego 2 unsupported \
+			'^error: Go binary \(\.go\.buildinfo\): Go has its own M:N runtime'
+	fi
+	# a library that is gone, then one that lost a symbol
+	printf 'int gone_one(void) { return 1; }\nint gone_two(void) { return 2; }\n' \
+		>"$d/gone.c"
+	printf 'int gone_one(void), gone_two(void);\nint main(void) { return gone_one() + gone_two(); }\n' \
+		>"$d/needs-gone.c"
+	$cc -shared -fPIC -o "$d/libgone.so" "$d/gone.c" &&
+		$cc -o "$d/needs-gone" "$d/needs-gone.c" -L"$d" -lgone \
+			-Wl,-rpath,'$ORIGIN' ||
+		fail "cannot build a program with its library" || return 1
+	gmp_check has-lib "$d/needs-gone"
+	expect_check has-lib 0 ok "^info: library libgone\\.so => $d/libgone\\.so$"
+	printf 'int gone_one(void) { return 1; }\n' >"$d/gone.c"
+	$cc -shared -fPIC -o "$d/libgone.so" "$d/gone.c"
+	gmp_check lost-symbol "$d/needs-gone"
+	expect_check lost-symbol 2 unsupported \
+		"^error: missing symbols in $d/needs-gone: gone_two \\(1\\)$"
+	rm -f "$d/libgone.so"
+	gmp_check no-lib "$d/needs-gone"
+	expect_check no-lib 2 unsupported \
+		"^error: missing library: libgone\\.so \\(needed by $d/needs-gone\\)$"
+	[ -z "$why" ]
+}
+
+t_check_go()
+{
+	mkdir -p "$tmp/go"
+	cat >"$tmp/go/main.go" <<'GO'
+package main
+
+import (
+	"fmt"
+	"sync"
+)
+
+func main() {
+	var wg sync.WaitGroup
+	for i := 0; i < 4; i++ {
+		wg.Add(1)
+		go func() { defer wg.Done() }()
+	}
+	wg.Wait()
+	fmt.Println("done")
+}
+GO
+	(cd "$tmp/go" && GOCACHE=$tmp/go/cache GO111MODULE=off \
+		go build -o "$tmp/go/gobin" main.go) >"$tmp/go/build.log" 2>&1 ||
+		fail "go build failed: $(tail -n 3 "$tmp/go/build.log")" ||
+		return 1
+	gmp_check go "$tmp/go/gobin"
+	expect_check go 2 unsupported '^error: Go binary \(.*\): Go has its own M:N runtime'
+}
+
 # A tiny program with exactly 5 threads, built here.
 threads5()
 {
@@ -842,6 +1110,11 @@ declare -A impl=(
 	[sysbench_threads_completes_under_libgmp]="sysbench t_sysbench_threads"
 	[sysbench_mutex_completes_under_libgmp]="sysbench t_sysbench_mutex"
 	[gmp_run_sets_the_environment_and_passes_the_status]="sh t_gmp_run"
+	[gmp_run_options_set_every_gmp_variable]="sh t_gmp_run_options"
+	[gmp_run_check_passes_a_threaded_program]="cc t_check_threaded"
+	[gmp_run_check_follows_a_script_to_its_interpreter]="sh t_check_script"
+	[gmp_run_check_refuses_what_cannot_work]="cc t_check_unsupported"
+	[gmp_run_check_refuses_a_go_binary]="go t_check_go"
 	[bad_gmp_value_is_reported_once_and_the_default_used]="cc t_bad_value"
 	[stats_count_the_threads_a_program_made]="cc t_stats"
 	[redis_server_serves_redis_benchmark_preloaded]="redis-server,redis-cli,redis-benchmark t_redis"
