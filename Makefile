@@ -1,7 +1,7 @@
 # libgmp: one non-recursive Makefile (STYLE.md §8). Everything it makes goes
 # in $(BUILD) (default build/), never in the source tree.
 #
-#   make [all]          $(BUILD)/libgmp.so and $(BUILD)/gmp-run
+#   make [all]          $(BUILD)/libgmp.so, $(BUILD)/gmp-run, $(BUILD)/gmp-stat
 #   make test           check-exports, unit, integration and compat tests,
 #                       then a summary; non-zero exit if anything failed
 #   make unit | integration | compat | check-exports     one of those
@@ -98,6 +98,7 @@ DEMO	:= $(BUILD)/demo
 
 LIB	:= $(BUILD)/libgmp.so
 GMPRUN	:= $(BUILD)/gmp-run
+GMPSTAT	:= $(BUILD)/gmp-stat
 TESTLOG	:= $(BUILD)/test-logs
 UNIT_TIMEOUT ?= 300
 
@@ -120,7 +121,7 @@ endif
 # ---- build ----------------------------------------------------------------
 
 .PHONY: all deps deps-test
-all: $(LIB) $(GMPRUN)
+all: $(LIB) $(GMPRUN) $(GMPSTAT)
 
 # tools/deps.sh is quiet and fast when everything is there; order-only, so
 # it runs before compiling but never forces a rebuild.
@@ -151,6 +152,10 @@ $(BUILD)/obj/tools/gmp-run.o: $(wildcard include/gmpsched.h)
 $(GMPRUN): $(BUILD)/obj/tools/gmp-run.o
 	$(msg) LINK $@
 	$(Q)$(CC) $(SAN_FLAGS) $(LDFLAGS) -o $@ $< -lelf
+
+$(GMPSTAT): $(BUILD)/obj/tools/gmp-stat.o
+	$(msg) LINK $@
+	$(Q)$(CC) $(SAN_FLAGS) $(LDFLAGS) -o $@ $<
 
 # Unit tests link core and arch from an archive, after the test's own
 # objects, so a fake in tests/unit/ replaces the core file it stands for
@@ -200,7 +205,7 @@ $(DEMO): tests/demo/demo.c | deps
 
 -include $(patsubst %.o,%.d,$(LIB_OBJS) $(UNIT_HELPERS) \
 	$(UNIT_BINS:$(BUILD)/tests/unit/%=$(BUILD)/obj/tests/unit/%.o) \
-	$(BUILD)/obj/tools/gmp-run.o)
+	$(BUILD)/obj/tools/gmp-run.o $(BUILD)/obj/tools/gmp-stat.o)
 -include $(addsuffix .d,$(ITEST_BINS) $(BENCH_BINS) $(DEMO))
 
 # ---- tests ----------------------------------------------------------------
@@ -370,6 +375,7 @@ install: all
 	install -d $(DESTDIR)$(LIBDIR) $(DESTDIR)$(PREFIX)/bin
 	install -m 755 $(LIB) $(DESTDIR)$(LIBDIR)/libgmp.so
 	install -m 755 $(GMPRUN) $(DESTDIR)$(PREFIX)/bin/gmp-run
+	install -m 755 $(GMPSTAT) $(DESTDIR)$(PREFIX)/bin/gmp-stat
 	install -m 644 tools/gmp-gdb.py $(DESTDIR)$(LIBDIR)/gmp-gdb.py
 	$(if $(wildcard include/gmpsched.h),\
 		install -D -m 644 include/gmpsched.h \
@@ -377,7 +383,7 @@ install: all
 
 uninstall:
 	rm -f $(DESTDIR)$(LIBDIR)/libgmp.so $(DESTDIR)$(LIBDIR)/gmp-gdb.py \
-		$(DESTDIR)$(PREFIX)/bin/gmp-run \
+		$(DESTDIR)$(PREFIX)/bin/gmp-run $(DESTDIR)$(PREFIX)/bin/gmp-stat \
 		$(DESTDIR)$(PREFIX)/include/gmpsched.h
 	-rmdir $(DESTDIR)$(LIBDIR) 2>/dev/null
 

@@ -236,10 +236,15 @@ struct g {
 				 * yields when it leaves the runtime */
 	uint8_t in_handler;	/* running a handler of the program's: no
 				 * preemption (its frame is this thread's) */
+	/* the SIGCANCEL frame a kick runs handlers in (shims/signal.c): the
+	 * mask after them is restored there, at that frame's sigreturn */
+	void *kick_uc;
 	/* its sigaltstack (shims/signal.c): given to the M it runs on */
 	bool alt_on;
 	stack_t alt;
 	g *alllink;
+	g *allprev;		/* the G table is doubly linked: a pooled G
+				 * whose stack is freed leaves it */
 };
 
 struct m {
@@ -303,6 +308,11 @@ struct p {
 	uint64_t npark;
 	uint64_t nyield;
 	uint64_t nsyscall;
+
+	/* GMP_TRACE (trace.c): this P's event buffer, written by its M; the
+	 * G in a system call on it, for the handoff event */
+	struct tbuf *tbuf;
+	g *tr_sysg;
 } __attribute__((aligned(64)));
 
 struct sched {
@@ -653,6 +663,11 @@ void g_foreach(void (*fn)(g *, void *), void *arg);
 /* The head of the G table, linked through alllink, for readers that take
  * no lock (a G is only ever pushed at the head). Context: any. */
 g *g_allg(void);
+/* Hold the G table still (gfree.lock) for a walk from g_allg: a pooled
+ * G's memory is freed only after it leaves the table under this lock.
+ * Context: not a signal handler, no runtime lock held (sysmon, exit). */
+void g_table_lock(void);
+void g_table_unlock(void);
 /* After a dlopen: initialise new static-TLS modules' blocks in every G.
  * Context: G (the caller of dlopen). Locks: its own, then gfree. */
 void g_tls_dlopened(void);
@@ -820,6 +835,39 @@ extern _Atomic int64_t netpoll_lastpoll;
 
 void stats_print(void);
 
+/* ---- trace.c: GMP_TRACE, a Chrome/Perfetto JSON timeline ------------------ */
+
+enum {
+	TEV_RUN,	/* pm: P, arg: M */
+	TEV_STOP,	/* pm: P, arg: TSTOP_* << 5 | wait reason */
+	TEV_CREATE,
+	TEV_READY,
+	TEV_SYSCALL,
+	TEV_SYSRET,
+	TEV_STEAL,	/* g: the G taken, pm: the victim P */
+	TEV_HANDOFF,	/* pm: the P handed off */
+	TEV_PREEMPT,
+};
+enum { TSTOP_PARK, TSTOP_YIELD, TSTOP_PREEMPT, TSTOP_EXIT, TSTOP_HANDOFF,
+       TSTOP_END };
+struct tbuf;
+extern bool trace_on;	/* GMP_TRACE is being written */
+/* Record an event in the current P's buffer (or the global one). Context:
+ * an M holding its P, or any thread (global buffer). No allocation. */
+void trace_ev(int kind, g *gp, uint16_t pm, uint8_t arg);
+/* The same into pp's buffer (NULL: the global one): the M holding pp. */
+void trace_ev_p(p *pp, int kind, g *gp, uint16_t pm, uint8_t arg);
+/* Open the file and start the writer (path: GMP_TRACE). Context: start. */
+void trace_init(const char *path);
+/* Write what is buffered and the end of the JSON. Context: exit. */
+void trace_finish(void);
+void trace_afterfork(void);
+#define TRACE(...)                                                           \
+	do {                                                                 \
+		if (__builtin_expect(trace_on, 0))                           \
+			trace_ev(__VA_ARGS__);                               \
+	} while (0)
+
 /* ---- obs.c: schedtrace, G dumps, the deadlock check --------------------- */
 
 enum { DEADLOCK_OFF, DEADLOCK_REPORT, DEADLOCK_EXIT };
@@ -851,6 +899,20 @@ void gmp__quit_init(void);
 int gmp__timer_thread_tid(void);
 extern int64_t stats_start_ns;
 extern int stats_fd;		/* where stats_print writes */
+
+/* ---- statshm.c: the live segment gmp-stat reads (include/gmpstat.h) ---- */
+
+/* GMP_STAT: false (GMP_STAT=0): no segment. Set before statshm_init. */
+extern bool statshm_enabled;
+/* Make the segment: a memfd kept open above fd 100, mapped shared.
+ * Context: start-up, after sched_init. Allocates: mmap. */
+void statshm_init(void);
+/* Refresh it, every GMPSTAT_PERIOD_MS at most. Context: sysmon (from
+ * obs_tick). Locks: none. Blocks: no. Allocates: no. */
+void statshm_tick(int64_t now);
+/* The child of fork: let the parent's segment go, make its own. Context:
+ * the forking G in the child (from obs_afterfork). */
+void statshm_afterfork(void);
 
 #pragma GCC visibility pop
 

@@ -394,6 +394,37 @@ void gfput(g *gp)
 		stack_release_pages(gp->stack_lo, gp->stack_hi - 4096);
 }
 
+/* The G table: push at the head, unlink a G whose memory goes away.
+ * gfree.lock held. */
+static void allg_push(g *gp)
+{
+	gp->allprev = NULL;
+	gp->alllink = gfree.allg;
+	if (gfree.allg)
+		gfree.allg->allprev = gp;
+	__atomic_store_n(&gfree.allg, gp, __ATOMIC_RELEASE);
+}
+
+static void allg_unlink(g *gp)
+{
+	if (gp->allprev)
+		gp->allprev->alllink = gp->alllink;
+	else
+		gfree.allg = gp->alllink;
+	if (gp->alllink)
+		gp->alllink->allprev = gp->allprev;
+}
+
+void g_table_lock(void)
+{
+	lock(&gfree.lock);
+}
+
+void g_table_unlock(void)
+{
+	unlock(&gfree.lock);
+}
+
 void g_pool_trim(void)
 {
 	for (;;) {
@@ -405,6 +436,7 @@ void g_pool_trim(void)
 			victim = gfree.head;
 			gfree.head = victim->schedlink;
 			gfree.n--;
+			allg_unlink(victim);	/* its memory goes */
 			if (gfree.hot > 0)
 				gfree.hot--;
 		}
@@ -441,6 +473,7 @@ static void g_init_common(g *gp, const struct gattr *a,
 	gp->cpu_ns = gp->cpu_in = 0;
 	gp->lockedm = NULL;
 	gp->in_handler = 0;
+	gp->kick_uc = NULL;
 	gp->alt_on = false;	/* a new thread has no alternate stack */
 	gp->is_system = false;
 	gp->why_next = 0;
@@ -577,8 +610,7 @@ static int g_create1(const struct gattr *a, void *(*fn)(void *), void *arg, g **
 			return r;
 		}
 		lock(&gfree.lock);
-		gp->alllink = gfree.allg;
-		gfree.allg = gp;
+		allg_push(gp);
 		unlock(&gfree.lock);
 	}
 	tls_set_resp(tp);
@@ -635,8 +667,7 @@ g *g_adopt_main(void)
 	memcpy(gp->name, comm, sizeof gp->name);
 	g_bind_tcb(gp, arch_tp());
 	lock(&gfree.lock);
-	gp->alllink = gfree.allg;
-	gfree.allg = gp;
+	allg_push(gp);
 	unlock(&gfree.lock);
 	atomic_fetch_add_explicit(&g_created, 1, memory_order_relaxed);
 	return gp;
@@ -889,4 +920,11 @@ void g_afterfork(void)
 	ustk.lock.key = 0;
 	ustk.dead = NULL;
 	dlopen_lock.key = 0;
+	/* the parent's other threads do not exist here: dead for dumps,
+	 * the deadlock check, signal routing and gmp-stat */
+	g *self = getg();
+	for (g *gp = gfree.allg; gp; gp = gp->alllink)
+		if (gp != self)
+			atomic_store_explicit(&gp->status, G_DEAD,
+					      memory_order_relaxed);
 }

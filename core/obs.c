@@ -159,6 +159,10 @@ void obs_dump(const char *title, bool symbols)
 	int64_t now = coarsetime();
 	int n = 0;
 
+	/* from a signal handler (no symbols) the table is read unlocked:
+	 * the handler may have interrupted its lock's holder */
+	if (symbols)
+		g_table_lock();
 	for (g *gp = g_allg(); gp; gp = gp->alllink) {
 		int st = atomic_load_explicit(&gp->status,
 					      memory_order_relaxed);
@@ -173,6 +177,8 @@ void obs_dump(const char *title, bool symbols)
 			continue;
 		dump_one(&o, gp, now, symbols);
 	}
+	if (symbols)
+		g_table_unlock();
 	out_flush(&o);
 }
 
@@ -358,6 +364,8 @@ static bool all_asleep(int *nwait)
 	    timers_next() >= 0 ||
 	    atomic_load_explicit(&netpoll_waiters, memory_order_relaxed) > 0)
 		return false;
+	bool asleep = true;
+	g_table_lock();
 	for (g *gp = g_allg(); gp; gp = gp->alllink) {
 		int st = atomic_load_explicit(&gp->status,
 					      memory_order_relaxed);
@@ -365,33 +373,63 @@ static bool all_asleep(int *nwait)
 			continue;
 		if (gp->is_system && st == G_WAITING)
 			continue;
-		if (st != G_WAITING || !deadlockable(gp->waitreason))
-			return false;
+		if (st != G_WAITING || !deadlockable(gp->waitreason)) {
+			asleep = false;
+			break;
+		}
 		n++;
 	}
+	g_table_unlock();
 	*nwait = n;
-	return n > 0;
+	return asleep && n > 0;
 }
+
+static int64_t scan_after;	/* no look before this */
+static uint64_t scan_sw;	/* switches when a look said no */
+static bool scan_sw_set;
 
 static void deadlock_check(int64_t now)
 {
+	uint64_t sw = switches();
+	/* what a look depends on: switches and parks, and idle Ps (the last
+	 * M to go idle after the last park changes only that) */
+	uint64_t fp = sw ^ (uint64_t)atomic_load_explicit(
+				   &sched.npidle, memory_order_relaxed) << 48;
 	int n;
 
-	if (!all_asleep(&n)) {
+	/* a look walks every G (about 1 us each, with gfree.lock held):
+	 * none while nothing has changed since one that said no, and at
+	 * most 1% of a CPU */
+	if (now < scan_after || (!dead_armed && scan_sw_set && fp == scan_sw))
+		return;
+	int64_t t0 = nanotime();
+	bool asleep = all_asleep(&n);
+	int64_t gap = (nanotime() - t0) * 100;
+	scan_after = now + (gap > 10000000 ? gap : 10000000);
+	if (!asleep) {
 		dead_armed = false;
 		dead_reported = false;
+		scan_sw = fp;
+		scan_sw_set = true;
 		return;
 	}
-	uint64_t sw = switches();
 	if (!dead_armed || sw != dead_switches) {
 		dead_armed = true;	/* look again once more has passed */
 		dead_switches = sw;
 		dead_next = now + OBS_DEAD_NS;
+		if (scan_after < dead_next)
+			scan_after = dead_next;
 		return;
 	}
 	if (dead_reported || gmp__program_has_handlers() || foreign_thread() ||
-	    kernel_timer_pending())
+	    kernel_timer_pending()) {
+		/* something outside may still wake one: look again once a
+		 * thread has switched */
+		dead_armed = false;
+		scan_sw = fp;
+		scan_sw_set = true;
 		return;
+	}
 	dead_reported = true;
 	obs_dump("all threads are asleep - deadlock!", true);
 	if (obs_cfg.deadlock == DEADLOCK_EXIT) {
@@ -424,7 +462,9 @@ void obs_tick(int64_t now)
 			trace_next = stats_start_ns +
 				     obs_cfg.schedtrace_ms * 1000000;
 		if (now >= trace_next) {
+			g_table_lock();
 			schedtrace(now);
+			g_table_unlock();
 			trace_next += obs_cfg.schedtrace_ms * 1000000;
 			if (trace_next <= now)
 				trace_next = now + obs_cfg.schedtrace_ms *
@@ -433,10 +473,14 @@ void obs_tick(int64_t now)
 	}
 	if (obs_cfg.deadlock != DEADLOCK_OFF && (!dead_armed || now >= dead_next))
 		deadlock_check(now);
+	statshm_tick(now);	/* gmp-stat's segment (statshm.c) */
 }
 
 void obs_afterfork(void)
 {
 	trace_next = 0;
 	dead_armed = dead_reported = false;
+	scan_after = 0;
+	scan_sw_set = false;
+	statshm_afterfork();
 }

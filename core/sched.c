@@ -296,6 +296,7 @@ static g *steal_work(m *mp)
 			g *gp = runqsteal(pp, victim, stealnext);
 			if (gp) {
 				pp->nsteal++;
+				TRACE(TEV_STEAL, gp, (uint16_t)victim->id, 0);
 				return gp;
 			}
 		}
@@ -579,6 +580,8 @@ static void execute(m *mp, g *gp, bool inherit)
 	atomic_store_explicit(&gp->status, G_RUNNING, memory_order_relaxed);
 	gp->m = mp;
 	mp->curg = gp;
+	if (__builtin_expect(trace_on, 0))
+		trace_ev_p(pp, TEV_RUN, gp, (uint16_t)pp->id, (uint8_t)mp->id);
 	/* another thread asked to wire gp (pthread_setaffinity_np on it):
 	 * this M is its M from now on */
 	if (__builtin_expect(atomic_load_explicit(&gp->wire_req,
@@ -602,8 +605,9 @@ static void execute(m *mp, g *gp, bool inherit)
 		altstack_switch(mp, gp);
 	arch_switch(&mp->g0->ctx, &gp->ctx);
 	/* a G that stopped inside a signal handler left the thread with the
-	 * handler's mask (its signal and sa_mask blocked), which kmask does
-	 * not show: set the next mask whatever it is */
+	 * handler's mask (its signal, sa_mask, libgmp's SIGCANCEL and
+	 * preemption signal blocked), which kmask does not show: set the
+	 * next mask whatever it is */
 	if (__builtin_expect(gp->in_handler != 0, 0))
 		mp->kmask = ~0ull;
 	/* no G's alternate stack stays on an M that runs none: a signal
@@ -652,6 +656,18 @@ static g *finish_mcall(m *mp)
 	g *gp = mp->curg;
 	bool (*f)(g *, void *);
 
+	if (__builtin_expect(trace_on, 0) && mp->p &&
+	    mp->mcallop != MCALL_EXITSYSCALL) {
+		/* (one leaving a syscall without a P: its slice ended at the
+		 * handoff) */
+		int why = mp->mcallop == MCALL_PARK
+				  ? TSTOP_PARK << 5 | (gp->waitreason & 31)
+			  : mp->mcallop == MCALL_YIELD	 ? TSTOP_YIELD << 5
+			  : mp->mcallop == MCALL_PREEMPT ? TSTOP_PREEMPT << 5
+							 : TSTOP_EXIT << 5;
+		trace_ev_p(mp->p, TEV_STOP, gp, (uint16_t)mp->p->id,
+			   (uint8_t)why);
+	}
 	mp->curg = NULL;
 	gp->m = NULL;
 	if (gp->cpu_in) {
@@ -780,6 +796,7 @@ void goready(g *gp)
 		    memory_order_relaxed))
 		throw("goready: G is not waiting");
 	gp->waitreason = WAIT_NONE;
+	TRACE(TEV_READY, gp, 0, 0);
 	g *self = getg();
 	if (self && self->m && self->m->p) {
 		runqput(self->m->p, gp, true);
@@ -802,6 +819,7 @@ void gosched(void)
 void newproc(g *gp)
 {
 	rt_enter();
+	TRACE(TEV_CREATE, gp, 0, 0);
 	live_g_add(1);
 	sigmask_account(gp->sigmask, 1);
 	atomic_store_explicit(&gp->status, G_RUNNABLE, memory_order_relaxed);
@@ -943,6 +961,7 @@ void sched_afterfork_child(void)
 	g_afterfork();
 	keys_afterfork();
 	preempt_afterfork();
+	trace_afterfork();
 	for (int i = 0; i < sched.nprocs; i++) {
 		p *pp = sched.allp[i];
 		atomic_store(&pp->runqhead, 0);

@@ -37,6 +37,10 @@ static void reacquire(g *gp, m *mp)
 	unlock(&sched.lock);
 	if (pp) {
 		acquirep(mp, pp);
+		/* its slice on the old P ended at the handoff */
+		if (__builtin_expect(trace_on, 0))
+			trace_ev_p(pp, TEV_RUN, gp, (uint16_t)pp->id,
+				   (uint8_t)mp->id);
 		return;
 	}
 	(void)gp;
@@ -177,6 +181,10 @@ bool entersyscall(void)
 
 	pp->syscalltick++;
 	pp->nsyscall++;
+	if (__builtin_expect(trace_on, 0)) {
+		pp->tr_sysg = gp;	/* before the P can be taken */
+		trace_ev_p(pp, TEV_SYSCALL, gp, 0, 0);
+	}
 	atomic_store_explicit(&gp->status, G_SYSCALL, memory_order_relaxed);
 	mp->oldp = pp;
 	mp->p = NULL;
@@ -202,6 +210,8 @@ void exitsyscall(void)
 						    memory_order_relaxed)) {
 		mp->p = pp;
 		pp->m = mp;
+		if (__builtin_expect(trace_on, 0))
+			trace_ev_p(pp, TEV_SYSRET, gp, 0, 0);
 	} else {
 		atomic_store_explicit(&gp->status, G_RUNNING,
 				      memory_order_relaxed);

@@ -148,6 +148,11 @@ static bool retake_stray(int i, p *pp, int64_t now)
 		atomic_store(&mp->pstate, PS_USER);
 		return false;
 	}
+	if (__builtin_expect(trace_on, 0) && mp->curg) {
+		trace_ev_p(NULL, TEV_STOP, mp->curg, (uint16_t)i,
+			   TSTOP_HANDOFF << 5);
+		trace_ev_p(NULL, TEV_HANDOFF, NULL, (uint16_t)i, 0);
+	}
 	pp->m = NULL;
 	mp->p = NULL;
 	atomic_store(&pp->status, P_IDLE);
@@ -263,6 +268,11 @@ static int retake(int64_t now)
 			continue;
 		atomic_fetch_add_explicit(&sysmon_retakes, 1,
 					  memory_order_relaxed);
+		if (__builtin_expect(trace_on, 0) && pp->tr_sysg) {
+			trace_ev_p(NULL, TEV_STOP, pp->tr_sysg, (uint16_t)i,
+				   TSTOP_HANDOFF << 5);
+			trace_ev_p(NULL, TEV_HANDOFF, NULL, (uint16_t)i, 0);
+		}
 		handoffp(pp);
 		n++;
 	}

@@ -243,6 +243,15 @@ static void parse_env(void)
 			warnf("GMP_STRICT=%s: expected 1, report or 0; strict "
 			      "mode off", v);
 	}
+
+	v = getenv("GMP_STAT");
+	if (v && *v) {
+		if (strcmp(v, "0") == 0)
+			statshm_enabled = false;
+		else if (strcmp(v, "1") != 0)
+			warnf("GMP_STAT=%s: expected 1 or 0; using 1 (gmp-stat "
+			      "can read this process)", v);
+	}
 }
 
 static void start(void)
@@ -276,6 +285,8 @@ static void start(void)
 	preempt_init();
 	strict_init();	/* before the runtime's threads: all get the filter */
 	sched_init(g_adopt_main());
+	statshm_init();	/* GMP_STAT: the segment gmp-stat reads */
+	trace_init(getenv("GMP_TRACE"));
 	pthread_atfork(NULL, sched_afterfork_parent, sched_afterfork_child);
 	gmp__active = 1;
 	debugf("started: %d procs", cfg.maxprocs);
@@ -294,6 +305,7 @@ __attribute__((constructor(101))) static void gmp_ctor(void)
 
 __attribute__((destructor)) static void gmp_dtor(void)
 {
+	trace_finish();
 	/* a process that never started a thread has nothing to report (and
 	 * shells running a program's helpers would print one each) */
 	if (gmp__active && cfg.stats && g_created > 1)

@@ -252,10 +252,18 @@ void gmp__install_sigcancel(void)
 	if (atomic_load(&handler_state) == 2)
 		return;
 	if (atomic_compare_exchange_strong(&handler_state, &s, 1)) {
-		/* SA_NODEFER: a G that unwinds out of the handler must not
-		 * leave SIGCANCEL blocked on its M */
-		int r = arch_sigaction(SIGCANCEL, on_sigcancel,
-				       SA_SIGINFO | SA_RESTART | SA_NODEFER);
+		/* SIGCANCEL is blocked while its handler runs: kicks that
+		 * come during it (a program handler run there, on a G's
+		 * stack that may be 16 KiB) wait instead of nesting frames
+		 * (3.4 KiB each with AVX-512 state) until the kernel cannot
+		 * push one. A G that leaves the handler without returning
+		 * (cancellation, pthread_exit or longjmp from a program
+		 * handler) gets SIGCANCEL unblocked by its exit's SETMASK
+		 * (gmp__sig_exiting) or its next switch. */
+		int r = arch_sigaction_mask(SIGCANCEL, on_sigcancel,
+					    SA_SIGINFO | SA_RESTART,
+					    preempt_sig ? 1ull << (preempt_sig - 1)
+							: 0);
 		if (r < 0)
 			warnf("cannot install the SIGCANCEL handler (%d): "
 			      "cancelling a thread blocked in a system call "

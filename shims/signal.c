@@ -26,7 +26,11 @@
  *
  * Limits (README): a standard or real-time signal that arrives again
  * before sysmon passed the first on merges with it; a handler run at G
- * level runs with the G's mask, not with sa_mask added. signal,
+ * level runs with the G's mask plus its signal and sa_mask (restored
+ * after it, or by the kick's own frame when it ran inside one: a signal
+ * held back must not land on top of that frame). The kernel action of a
+ * handler blocks SIGCANCEL and the preemption signal: libgmp's signals
+ * never nest in a program handler's frame. signal,
  * bsd_signal, sysv_signal, sigset and siginterrupt are re-implemented on
  * our sigaction (glibc's would report tramp as the old handler); glibc's
  * sigignore/sighold-style changes are noticed by checking the kernel's
@@ -489,6 +493,11 @@ EXPORT int sigaction(int sig, const struct sigaction *act,
 		 * G a signal is passed to): the kernel would reset before
 		 * libgmp decided where to run it */
 		k.sa_flags &= ~SA_RESETHAND;
+		/* libgmp's kicks and preemption requests wait until the
+		 * handler returns instead of nesting their frames in its
+		 * (a 16 KiB thread's stack has room for about two) */
+		uint64_t *km = (uint64_t *)&k.sa_mask;
+		*km |= BIT(__SIGRTMIN) | (preempt_sig ? BIT(preempt_sig) : 0);
 		acts[sig].act = *act;	/* before a signal can reach tramp */
 		acts[sig].ours = true;
 		r = REAL(sigaction)(sig, &k, oact);
@@ -577,6 +586,38 @@ static void pending_info(g *gp, int sig, siginfo_t *si)
 	si->si_uid = getuid();
 }
 
+/* For the length of a handler run at G level: gp's mask is mk, in the G
+ * and on the thread (not counted in the runtime threads' mask: it is
+ * brief; inside a kick's handler SIGCANCEL stays blocked). Returns the
+ * thread's mask before, for handler_mask_end. */
+static uint64_t handler_mask_begin(g *gp, uint64_t mk)
+{
+	uint64_t k = mk | (gp->kick_uc ? BIT(__SIGRTMIN) : 0), old = 0;
+
+	gp->sigmask = mk;
+	arch_syscall(SYS_rt_sigprocmask, SIG_SETMASK, (long)&k, (long)&old,
+		     8);
+	getg()->m->kmask = k;
+	return old;
+}
+
+/* The masks as they were: the G's was, the thread's kold. Inside a
+ * kick's SIGCANCEL frame the thread's comes back when that frame is left
+ * (its saved mask is the interrupted code's), so a signal the handler
+ * held back is not delivered on top of this frame. */
+static void handler_mask_end(g *gp, uint64_t was, uint64_t kold)
+{
+	gp->sigmask = was;
+	if (gp->kick_uc) {
+		memcpy(&getg()->m->kmask,
+		       &((ucontext_t *)gp->kick_uc)->uc_sigmask,
+		       sizeof(uint64_t));
+		return;
+	}
+	arch_syscall(SYS_rt_sigprocmask, SIG_SETMASK, (long)&kold, 0, 8);
+	getg()->m->kmask = kold;
+}
+
 bool gmp__run_pending(g *gp, bool *restart)
 {
 	bool ran = false;
@@ -605,7 +646,21 @@ bool gmp__run_pending(g *gp, bool *restart)
 			reset_to_default(sig);
 		if (!(a.sa_flags & SA_RESTART))
 			*restart = false;
+		/* as the kernel does: the signal (unless SA_NODEFER) and
+		 * sa_mask are blocked while the handler runs, and the mask is
+		 * back as it was when it returns (a handler re-entered by its
+		 * own signal nests frames on a possibly small stack) */
+		uint64_t was = gp->sigmask, hm, sam;
+		memcpy(&sam, &a.sa_mask, sizeof sam);
+		hm = was | sam | (a.sa_flags & SA_NODEFER ? 0 : BIT(sig));
+		hm &= ~(BIT(SIGKILL) | BIT(SIGSTOP) | BIT(__SIGRTMIN) |
+			BIT(__SIGRTMIN + 1));
+		uint64_t kold = 0;
+		if (hm != was)
+			kold = handler_mask_begin(gp, hm);
 		call_handler_at_g_level(gp, &a, sig, &si, &uc);
+		if (hm != was)
+			handler_mask_end(gp, was, kold);
 		ran = true;
 	}
 	return ran;
@@ -695,7 +750,10 @@ void gmp__kicked(g *gp, void *uc)
 	if (!(atomic_load(&gp->sigpend) & ~gp->sigmask) || gp->rt > 0 ||
 	    (st != G_RUNNING && st != G_SYSCALL))
 		return;	/* nothing to run, or not safe here: sysmon retries */
-	if (gmp__run_pending(gp, &restart) && !restart && st == G_SYSCALL)
+	gp->kick_uc = uc;
+	bool ran = gmp__run_pending(gp, &restart);
+	gp->kick_uc = NULL;
+	if (ran && !restart && st == G_SYSCALL)
 		arch_ctx_fail_syscall(uc, EINTR);	/* as natively */
 }
 

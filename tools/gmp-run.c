@@ -385,6 +385,9 @@ static void usage(FILE *f)
 "                         scheddetail=1 to GMP_DEBUG)\n"
 "      --dump             dump every thread (G) at exit (adds dump to\n"
 "                         GMP_DEBUG)\n"
+"      --trace=PATH       write a timeline of the scheduler to PATH, JSON\n"
+"                         that Perfetto and chrome://tracing open\n"
+"                         (GMP_TRACE=PATH)\n"
 "      --deadlock=MODE    when every thread is blocked for good: exit (the\n"
 "                         default), report, or 0 for nothing\n"
 "                         (GMP_DEADLOCK=MODE)\n"
@@ -395,6 +398,7 @@ static void usage(FILE *f)
 "                         preemption (GMP_PREEMPT_SIGNAL=SIG)\n"
 "      --strict[=report]  strict mode; report also lists the call sites\n"
 "                         (GMP_STRICT=1 or report)\n"
+"      --no-stat          no live segment for gmp-stat (GMP_STAT=0)\n"
 "      --check            run nothing: report whether PROGRAM can run under\n"
 "                         libgmp, and what runs at G level\n"
 "  -h, --help             show this help and exit\n"
@@ -429,8 +433,8 @@ static void usage(FILE *f)
 
 enum {
 	OPT_STATS = 256, OPT_DEBUG, OPT_VERSION, OPT_SCHEDTRACE,
-	OPT_SCHEDDETAIL, OPT_DUMP, OPT_DEADLOCK, OPT_NO_DEADLOCK,
-	OPT_PREEMPT_SIGNAL, OPT_STRICT, OPT_CHECK,
+	OPT_SCHEDDETAIL, OPT_DUMP, OPT_TRACE, OPT_DEADLOCK, OPT_NO_DEADLOCK,
+	OPT_PREEMPT_SIGNAL, OPT_STRICT, OPT_NO_STAT, OPT_CHECK,
 };
 
 static const struct option options[] = {
@@ -440,10 +444,12 @@ static const struct option options[] = {
 	{ "schedtrace", required_argument, NULL, OPT_SCHEDTRACE },
 	{ "scheddetail", no_argument, NULL, OPT_SCHEDDETAIL },
 	{ "dump", no_argument, NULL, OPT_DUMP },
+	{ "trace", required_argument, NULL, OPT_TRACE },
 	{ "deadlock", required_argument, NULL, OPT_DEADLOCK },
 	{ "no-deadlock", no_argument, NULL, OPT_NO_DEADLOCK },
 	{ "preempt-signal", required_argument, NULL, OPT_PREEMPT_SIGNAL },
 	{ "strict", optional_argument, NULL, OPT_STRICT },
+	{ "no-stat", no_argument, NULL, OPT_NO_STAT },
 	{ "check", no_argument, NULL, OPT_CHECK },
 	{ "help", no_argument, NULL, 'h' },
 	{ "version", no_argument, NULL, OPT_VERSION },
@@ -491,6 +497,10 @@ static int parse(int argc, char **argv)
 		case OPT_DUMP:
 			debug_add("dump");
 			break;
+		case OPT_TRACE:
+			check_out_path("--trace", optarg);
+			setvar("GMP_TRACE", optarg);
+			break;
 		case OPT_DEADLOCK:
 			if (strcmp(optarg, "exit") != 0 &&
 			    strcmp(optarg, "report") != 0 &&
@@ -516,6 +526,9 @@ static int parse(int argc, char **argv)
 				die("--strict=%s: expected report (or nothing)",
 				    optarg);
 			setvar("GMP_STRICT", optarg != NULL ? optarg : "1");
+			break;
+		case OPT_NO_STAT:
+			setvar("GMP_STAT", "0");
 			break;
 		case OPT_CHECK:
 			check_mode = true;

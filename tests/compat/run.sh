@@ -488,7 +488,7 @@ t_gmp_run()
 # these options sees, '|'-separated.
 gmp_env()
 {
-	"$build/gmp-run" "$@" -- sh -c 'echo "$GMP_STATS|$GMP_DEBUG|$GMP_DEADLOCK|$GMP_PREEMPT_SIGNAL|$GMP_STRICT"' \
+	"$build/gmp-run" "$@" -- sh -c 'echo "$GMP_STATS|$GMP_DEBUG|$GMP_DEADLOCK|$GMP_PREEMPT_SIGNAL|$GMP_STRICT|$GMP_TRACE|$GMP_STAT"' \
 		2>/dev/null
 }
 
@@ -497,26 +497,27 @@ t_gmp_run_options()
 {
 	local out rc opt want
 	out=$(gmp_env --stats --deadlock=report --preempt-signal=USR1 \
-		--strict=report)
-	want="1||report|USR1|report"
+		--strict=report --trace="$tmp/gmp.trace" --no-stat)
+	want="1||report|USR1|report|$tmp/gmp.trace|0"
 	[ "$out" = "$want" ] || fail "environment was '$out', not '$want'"
 	out=$(gmp_env --stats=json --no-deadlock --strict --preempt-signal=0)
-	[ "$out" = "json||0|0|1" ] ||
+	[ "$out" = "json||0|0|1||" ] ||
 		fail "--stats=json --no-deadlock --strict: '$out'"
 	out=$(gmp_env --stats="$tmp/stats.%p" --deadlock=exit)
-	[ "$out" = "$tmp/stats.%p||exit||" ] ||
+	[ "$out" = "$tmp/stats.%p||exit||||" ] ||
 		fail "--stats=PATH --deadlock=exit: '$out'"
 	out=$(gmp_env --debug --schedtrace=1000 --scheddetail --dump)
-	[ "$out" = "|1,schedtrace=1000,scheddetail=1,dump|||" ] ||
+	[ "$out" = "|1,schedtrace=1000,scheddetail=1,dump|||||" ] ||
 		fail "--debug --schedtrace=1000 --scheddetail --dump: '$out'"
 	out=$(gmp_env --dump --debug=scheddetail=1 --schedtrace=5 --schedtrace=50)
-	[ "$out" = "|dump,scheddetail=1,schedtrace=50|||" ] ||
+	[ "$out" = "|dump,scheddetail=1,schedtrace=50|||||" ] ||
 		fail "--dump --debug=scheddetail=1 --schedtrace=5" \
 			"--schedtrace=50: '$out'"
 	# A bad value: status 125, a message naming it, the program not run.
 	for opt in --schedtrace=abc --schedtrace=0 --stats=yes --debug=verbose \
 		--deadlock=maybe --preempt-signal=KILL --strict=2 \
-		--stats="$tmp/no-such-dir/t" --procs=0; do
+		--stats="$tmp/no-such-dir/t" --trace="$tmp/no-such-dir/t" \
+		--procs=0; do
 		out=$("$build/gmp-run" "$opt" -- sh -c 'echo ran' 2>&1)
 		rc=$?
 		[ $rc = 125 ] && [ -n "$out" ] && [[ $out != *ran* ]] &&
@@ -525,9 +526,9 @@ t_gmp_run_options()
 	done
 	out=$("$build/gmp-run" --help)
 	for opt in --procs --stats --debug --schedtrace --scheddetail --dump \
-		--deadlock --no-deadlock --preempt-signal --strict \
+		--deadlock --no-deadlock --preempt-signal --strict --trace --no-stat \
 		--check --help --version GMP_MAXPROCS GMP_STATS \
-		GMP_DEBUG GMP_DEADLOCK GMP_PREEMPT_SIGNAL GMP_STRICT \
+		GMP_DEBUG GMP_TRACE GMP_STAT GMP_DEADLOCK GMP_PREEMPT_SIGNAL GMP_STRICT \
 		'verdict ok' 'verdict warnings' \
 		'verdict unsupported' ' 125 '; do
 		[[ $out == *"$opt"* ]] || fail "--help does not mention '$opt'"

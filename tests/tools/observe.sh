@@ -3,7 +3,7 @@
 #
 # GMP_STATS (text, json, a file: created 0600, a symbolic link or another
 # user's file refused), GMP_DEBUG=schedtrace/scheddetail/dump, the G dump
-# on SIGQUIT, and the deadlock report: on small programs from
+# on SIGQUIT, the deadlock report, and GMP_TRACE's JSON timeline: on small programs from
 # tests/tools/progs/, compiled here. Each program is also run natively,
 # where its output and status are what the checks expect (a deadlocked
 # program hangs natively: it is run under a short timeout). Prints TAP and
@@ -25,7 +25,8 @@ tests=(stats_text_counts_the_programs_threads
 	sigquit_dumps_wait_reasons_then_quits
 	deadlock_is_reported_with_status_86
 	no_deadlock_while_a_timer_or_fd_can_wake
-	bad_gmp_debug_value_is_reported_once)
+	bad_gmp_debug_value_is_reported_once
+	trace_is_json_with_consistent_slices)
 echo "TAP version 13"
 echo "1..${#tests[@]}"
 
@@ -150,10 +151,11 @@ t_sigquit_dumps_wait_reasons_then_quits()
 	grep -q '^libgmp: SIGQUIT: 5 threads$' "$tmp/err" ||
 		fail "no dump header: $(cat "$tmp/err")" || return 1
 	local want
+	# (main sent the signal: the dump may find it running or asleep)
 	for want in '"on-cond": waiting (cond on 0x' \
 		'"on-sem": waiting (semaphore on 0x' \
 		'"on-sleep": waiting (sleep)' '"on-pipe": waiting (io on 0x' \
-		'"obs_quit" (main): waiting (sleep)'; do
+		'"obs_quit" (main): '; do
 		grep -qF "$want" "$tmp/err" ||
 			fail "no '$want' in: $(cat "$tmp/err")" || return 1
 	done
@@ -209,6 +211,66 @@ t_bad_gmp_debug_value_is_reported_once()
 	[ "$(grep -c 'GMP_DEBUG=schedtrace=abc' "$tmp/err")" = 1 ] ||
 		fail "message: $(cat "$tmp/err")" || return 1
 	! grep -q '^gmp-sched' "$tmp/err" || fail "traced anyway"
+}
+
+t_trace_is_json_with_consistent_slices()
+{
+	local out
+	out=$(GMP_MAXPROCS=2 GMP_TRACE=$tmp/trace.json pre "$tmp/obs_work" \
+		2>"$tmp/err") || return $(fail "preloaded run failed")
+	[ "$out" = "total 400" ] || fail "output '$out'" || return 1
+	[ "$(stat -c %a "$tmp/trace.json")" = 600 ] ||
+		fail "trace mode $(stat -c %a "$tmp/trace.json")" || return 1
+	python3 - "$tmp/trace.json" <<'EOF' || fail "$(cat "$tmp/err")"
+import json, sys
+from collections import defaultdict, Counter
+d = json.load(open(sys.argv[1]))
+ev = d["traceEvents"]
+assert d["metadata"]["dropped_events"] == 0, d["metadata"]
+tracks = defaultdict(list)
+for i, e in enumerate(ev):
+    if e["ph"] in "BE":
+        tracks[e["tid"]].append((e["ts"], i, e))
+gs = set()
+whys = Counter()
+for tid, lst in tracks.items():
+    assert tid >= 1, tid          # slices are on P tracks
+    lst.sort(key=lambda x: (x[0], x[1]))
+    stack = []
+    for ts, i, e in lst:
+        if e["ph"] == "B":
+            assert not stack, ("two slices at once on", tid, stack, e)
+            stack.append(e)
+            gs.add(e["name"])
+        else:
+            assert stack and stack[-1]["name"] == e["name"], (tid, stack, e)
+            stack.pop()
+            whys[e["args"]["why"]] += 1
+    assert not stack, ("left open", tid, stack)
+# main and the 8 workers ran
+assert {"G%d" % i for i in range(1, 10)} <= gs, gs
+inst = Counter(e["name"].split()[0] for e in ev
+               if e["ph"] == "i" and e.get("s") == "t")
+assert inst["create"] == 8, inst
+assert inst["ready"] >= 8, inst
+assert whys["exit"] == 8, whys
+assert whys["park cond"] + whys["park mutex"] >= 1, whys
+assert whys["park join"] >= 1, whys
+names = {e["args"]["name"] for e in ev if e["ph"] == "M"}
+assert {"P0", "P1", "runtime"} <= names, names
+workers = {e["args"]["name"] for e in ev
+           if e["ph"] == "i" and e.get("s") == "g"}
+assert {"worker%d" % i for i in range(8)} <= workers, workers
+EOF
+	[ -z "$why" ] || return 1
+	# a symbolic link is not followed
+	echo keep >"$tmp/ttarget"
+	ln -s "$tmp/ttarget" "$tmp/tlink"
+	GMP_TRACE=$tmp/tlink pre "$tmp/obs_work" >/dev/null 2>"$tmp/err"
+	[ "$(cat "$tmp/ttarget")" = keep ] || fail "followed a symlink" ||
+		return 1
+	grep -q 'GMP_TRACE=.*symbolic link is not followed' "$tmp/err" ||
+		fail "no message for the link: $(cat "$tmp/err")"
 }
 
 for t in "${tests[@]}"; do
