@@ -40,9 +40,14 @@ struct mutex {
 };
 #define MUTEX_INIT(r) { 0, (r) }
 
-/* CLOCK_MONOTONIC_COARSE in ns (a few ns, a tick's resolution): when a G
- * parked, for dumps. Context: any. */
-int64_t coarsetime(void);
+/* CLOCK_MONOTONIC as sysmon last read it (it wakes at least every 10 ms):
+ * when a G parked, for dumps and gmp-stat, at the cost of one load on the
+ * park path. Context: any. */
+extern _Atomic int64_t coarse_now;
+static inline int64_t coarsetime(void)
+{
+	return atomic_load_explicit(&coarse_now, memory_order_relaxed);
+}
 /* Context: any. Blocks: the M (futex) while contended. Allocates: no. */
 void lock(struct mutex *l);
 void unlock(struct mutex *l);

@@ -50,15 +50,6 @@ int64_t nanotime(void)
 	return (int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec;
 }
 
-int64_t coarsetime(void)
-{
-	struct timespec ts;
-
-	(hooks.clock_gettime ? hooks.clock_gettime : clock_gettime)(
-		CLOCK_MONOTONIC_COARSE, &ts);
-	return (int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec;
-}
-
 void lock(struct mutex *l)
 {
 	uint32_t v = 0;

@@ -343,6 +343,7 @@ static void *sysmon_main(void *arg)
 		if (hook)
 			hook();
 		int64_t now = nanotime();
+		atomic_store_explicit(&coarse_now, now, memory_order_relaxed);
 		int64_t lp = atomic_load(&netpoll_lastpoll);
 		bool polled = false;
 		/* nobody polled for 10 ms: the Ps are all busy */
@@ -357,8 +358,11 @@ static void *sysmon_main(void *arg)
 	return NULL;
 }
 
+_Atomic int64_t coarse_now;
+
 void sysmon_init(void)
 {
+	atomic_store_explicit(&coarse_now, nanotime(), memory_order_relaxed);
 	m_start_helper(sysmon_main, 128 << 10, "cannot create the sysmon thread");
 }
 
